@@ -1,0 +1,1 @@
+"""Catalog: systems and groups that incidents affect."""

@@ -1,0 +1,1 @@
+"""Models of the catalog app (built by the domain issue)."""

@@ -1,0 +1,1 @@
+"""Models of automations, runs and webhooks (built by the automation engine issue)."""

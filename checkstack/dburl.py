@@ -1,0 +1,53 @@
+"""Turn a ``DATABASE_URL`` into a Django ``DATABASES`` entry (PostgreSQL or SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+SQLITE_OPTIONS: dict[str, Any] = {
+    # Every write transaction takes the write lock up front, so concurrent writers queue
+    # instead of failing with "database is locked" at their first write.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+}
+
+
+def sqlite_database(path: Path | str) -> dict[str, Any]:
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": dict(SQLITE_OPTIONS)}
+
+
+def parse_database_url(url: str, *, conn_max_age: int = 600) -> dict[str, Any]:
+    """``postgres://user:pass@host:port/name?opt=v`` or ``sqlite:///path/to/file``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise ImproperlyConfigured(f"DATABASE_URL names no database: {parts.scheme}://...")
+        options: dict[str, Any] = dict(parse_qsl(parts.query))
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": conn_max_age,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    if scheme == "sqlite":
+        path = unquote(parts.path)
+        if parts.netloc:  # sqlite://relative/path is a common typo for sqlite:///relative/path
+            path = parts.netloc + path
+        if path.startswith("/") and not url.startswith("sqlite:////"):
+            path = path[1:] if url.startswith("sqlite:///") else path
+        return sqlite_database(path or ":memory:")
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {parts.scheme!r} is not supported; use postgres:// or sqlite:///"
+    )

@@ -1,0 +1,1 @@
+"""Incidents: incidents, their timeline and links."""

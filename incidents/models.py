@@ -1,0 +1,1 @@
+"""Models of the incidents app (built by the domain issue)."""
