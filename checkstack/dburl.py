@@ -18,7 +18,11 @@ SQLITE_OPTIONS: dict[str, Any] = {
 
 
 def sqlite_database(path: Path | str) -> dict[str, Any]:
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": dict(SQLITE_OPTIONS)}
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": dict(SQLITE_OPTIONS),
+    }
 
 
 def parse_database_url(url: str, *, conn_max_age: int = 600) -> dict[str, Any]:

@@ -87,7 +87,9 @@ ASGI_APPLICATION = "checkstack.asgi.application"
 CONN_MAX_AGE = int(os.environ.get("DJANGO_CONN_MAX_AGE", "600"))
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": parse_database_url(os.environ["DATABASE_URL"], conn_max_age=CONN_MAX_AGE)}
+    DATABASES = {
+        "default": parse_database_url(os.environ["DATABASE_URL"], conn_max_age=CONN_MAX_AGE)
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": sqlite_database(VAR_DIR / "checkstack.sqlite3")}

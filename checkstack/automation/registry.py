@@ -33,7 +33,9 @@ class TriggerDefinition:
         try:
             model = self.payload_schema.model_validate(dict(payload))
         except ValidationError as exc:
-            raise TriggerPayloadInvalid(f"Payload of trigger {self.id!r} is invalid: {exc}") from exc
+            raise TriggerPayloadInvalid(
+                f"Payload of trigger {self.id!r} is invalid: {exc}"
+            ) from exc
         return model.model_dump(mode="json", exclude_unset=True)
 
 

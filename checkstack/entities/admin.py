@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from . import delivery as delivery_service
 from .models import Change, Delivery, Transition, TriggerEvent
 
 
@@ -60,8 +62,18 @@ class ChangeAdmin(ReadOnlyAdmin):
     ordering = ("-occurred_at", "-seq")
     inlines = (TransitionInline, TriggerEventInline)
     fields = (
-        "change_id", "kind", "entity_id", "seq", "occurred_at", "actor", "run_id", "request_id",
-        "changed_fields", "delta_pretty", "prev_pretty", "next_pretty",
+        "change_id",
+        "kind",
+        "entity_id",
+        "seq",
+        "occurred_at",
+        "actor",
+        "run_id",
+        "request_id",
+        "changed_fields",
+        "delta_pretty",
+        "prev_pretty",
+        "next_pretty",
     )
     readonly_fields = fields
 
@@ -98,8 +110,16 @@ class TriggerEventAdmin(ReadOnlyAdmin):
     list_filter = ("event",)
     search_fields = ("=event", "=context_key", "=id", "=change__entity_id", "=change__kind")
     ordering = ("-created_at",)
-    fields = ("id", "event", "context_key", "change", "actor", "created_at", "dispatched_at",
-              "payload_pretty")
+    fields = (
+        "id",
+        "event",
+        "context_key",
+        "change",
+        "actor",
+        "created_at",
+        "dispatched_at",
+        "payload_pretty",
+    )
     readonly_fields = fields
 
     @admin.display(description="payload")
@@ -109,11 +129,46 @@ class TriggerEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("group", "kind", "entity_id", "seq", "status", "attempts", "next_attempt_at",
-                    "finished_at")
+    actions = ("retry_now", "mark_dead")
+    list_display = (
+        "group",
+        "kind",
+        "entity_id",
+        "seq",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "finished_at",
+    )
     list_filter = ("status", "group", "kind")
     search_fields = ("=group", "=kind", "=entity_id", "=change__change_id")
     ordering = ("-created_at",)
-    readonly_fields = ("change", "group", "kind", "entity_id", "seq", "status", "attempts",
-                       "max_attempts", "last_error", "created_at", "next_attempt_at",
-                       "finished_at")
+    readonly_fields = (
+        "change",
+        "group",
+        "kind",
+        "entity_id",
+        "seq",
+        "status",
+        "attempts",
+        "max_attempts",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+        "finished_at",
+    )
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("entities.change_delivery")
+
+    @admin.action(description="Retry selected deliveries now", permissions=["operate"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = delivery_service.retry_now(queryset.values_list("pk", flat=True))
+        self.message_user(
+            request, f"{count} deliveries queued for a new attempt.", messages.SUCCESS
+        )
+
+    @admin.action(description="Mark selected deliveries dead", permissions=["operate"])
+    def mark_dead(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = delivery_service.mark_dead(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} pending deliveries marked dead.", messages.WARNING)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class EntitiesConfig(AppConfig):
@@ -9,3 +10,6 @@ class EntitiesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .schedules import on_post_migrate
+
+        post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="checkstack-sweeper")

@@ -16,5 +16,30 @@ class EntitiesSettings:
         """Seconds a write waits for an entity or advisory lock before raising ``LockTimeout``."""
         return float(self._setting("LOCK_TIMEOUT", 5.0))  # type: ignore[arg-type]
 
+    @property
+    def ENQUEUE(self) -> bool:
+        """Hand new outbox rows to django-q2 after commit (off: only the sweeper delivers)."""
+        return bool(self._setting("ENQUEUE", True))
+
+    @property
+    def RETRY_BASE(self) -> float:
+        """Seconds before the first retry of a failed delivery; doubles with each attempt."""
+        return float(self._setting("DELIVERY_RETRY_BASE", 2.0))  # type: ignore[arg-type]
+
+    @property
+    def RETRY_CAP(self) -> float:
+        """Longest wait between two attempts of a delivery, in seconds."""
+        return float(self._setting("DELIVERY_RETRY_CAP", 600.0))  # type: ignore[arg-type]
+
+    @property
+    def SWEEP_GRACE(self) -> float:
+        """Seconds a new outbox row may wait for its own enqueue before the sweeper takes it."""
+        return float(self._setting("SWEEP_GRACE", 30.0))  # type: ignore[arg-type]
+
+    @property
+    def SWEEP_BATCH(self) -> int:
+        """Most rows of each table that one sweep re-enqueues."""
+        return int(self._setting("SWEEP_BATCH", 500))  # type: ignore[call-overload]
+
 
 app_settings = EntitiesSettings()

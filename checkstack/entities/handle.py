@@ -169,7 +169,9 @@ class EntityHandle(Generic[S]):
     ) -> EntityChange | None:
         secrets = secrets_for(run_id)
         prev_data = mask_value(prev.model_dump(mode="json"), secrets) if prev is not None else None
-        next_data = mask_value(next_.model_dump(mode="json"), secrets) if next_ is not None else None
+        next_data = (
+            mask_value(next_.model_dump(mode="json"), secrets) if next_ is not None else None
+        )
         if prev_data is None and next_data is None:
             return None  # removing (or writing) something that never existed
         fields = changed_fields(prev_data, next_data)

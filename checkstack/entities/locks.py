@@ -125,5 +125,3 @@ def release_seq(kind: str, entity_id: str) -> None:
     from .models import EntitySequence
 
     EntitySequence.objects.filter(kind=kind, entity_id=entity_id).update(last_seq=F("last_seq") - 1)
-
-

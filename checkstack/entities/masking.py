@@ -18,7 +18,7 @@ _secrets: dict[str, set[str]] = {}
 
 
 def register_run_secret(run_id: str, value: str) -> None:
-    """Remember ``value`` as a secret of ``run_id``; values shorter than 4 characters are ignored."""
+    """Remember ``value`` as a secret of ``run_id``; values under 4 characters are ignored."""
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         return
     with _lock:

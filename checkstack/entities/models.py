@@ -50,10 +50,14 @@ class Change(models.Model):
     class Meta:
         ordering = ["kind", "entity_id", "seq"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "entity_id", "seq"], name="entities_change_seq_uniq")
+            models.UniqueConstraint(
+                fields=["kind", "entity_id", "seq"], name="entities_change_seq_uniq"
+            )
         ]
         indexes = [
-            models.Index(fields=["kind", "entity_id", "occurred_at"], name="entities_change_time_idx"),
+            models.Index(
+                fields=["kind", "entity_id", "occurred_at"], name="entities_change_time_idx"
+            ),
             models.Index(fields=["occurred_at"], name="entities_change_occurred_idx"),
         ]
 
@@ -145,7 +149,9 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["change", "group"], name="entities_delivery_uniq")
         ]
         indexes = [
-            models.Index(fields=["group", "kind", "entity_id", "seq"], name="entities_delivery_order_idx"),
+            models.Index(
+                fields=["group", "kind", "entity_id", "seq"], name="entities_delivery_order_idx"
+            ),
             models.Index(
                 fields=["next_attempt_at"],
                 name="entities_delivery_due_idx",

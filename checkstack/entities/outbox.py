@@ -14,6 +14,7 @@ import uuid
 from django.db import transaction
 
 from . import registry
+from .conf import app_settings
 from .models import Change, Delivery, Transition, TriggerEvent
 from .signals import entity_changed
 from .types import EntityChange, JSONDict
@@ -89,15 +90,31 @@ def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
             ]
         )
         delivery_ids = [d.pk for d in deliveries if d.pk is not None]
-    transaction.on_commit(
-        lambda: after_commit(change, delivery_ids, event_ids), robust=True
-    )
+    transaction.on_commit(lambda: after_commit(change, delivery_ids, event_ids), robust=True)
 
 
-def after_commit(
-    change: EntityChange, delivery_ids: list[int], event_ids: list[uuid.UUID]
-) -> None:
+def enqueue(delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
+    """One django-q2 task per delivery and per trigger event.
+
+    A broker failure is logged and swallowed: the rows stay pending and the sweeper
+    re-enqueues them.
+    """
+    if not app_settings.ENQUEUE:
+        return
+    from django_q.tasks import async_task
+
+    jobs = [("checkstack.entities.tasks.deliver", d) for d in delivery_ids]
+    jobs += [("checkstack.entities.tasks.dispatch_trigger_event", str(e)) for e in event_ids]
+    for func, arg in jobs:
+        try:
+            async_task(func, arg, task_name=f"{func.rsplit('.', 1)[1]}:{arg}")
+        except Exception:
+            logger.exception("Could not enqueue %s(%s); the sweeper will pick it up", func, arg)
+
+
+def after_commit(change: EntityChange, delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
     """Runs once the outermost transaction committed."""
+    enqueue(delivery_ids, event_ids)
     for receiver, result in entity_changed.send_robust(sender=change.kind, change=change):
         if isinstance(result, Exception):
             logger.error(

@@ -39,7 +39,9 @@ def read_widgets(ids: list[str]) -> dict[str, dict[str, Any]]:
         for w in Widget.objects.filter(id__in=ids).values("id", "status", "severity", "secret_note")
     }
     for widget_id, tag in (
-        WidgetTag.objects.filter(widget_id__in=list(states)).order_by("tag").values_list("widget_id", "tag")
+        WidgetTag.objects.filter(widget_id__in=list(states))
+        .order_by("tag")
+        .values_list("widget_id", "tag")
     ):
         states[widget_id]["tagIds"].append(tag)
     return states
@@ -93,9 +95,7 @@ def register_widget_entity() -> EntityHandle[WidgetState]:
             context_key=lambda p: p["widgetId"],
         )
     handle = define_entity(kind="widget", state=WidgetState, read=read_widgets)
-    register_change_deriver(
-        "widget", derive_widget_events, widget_payload, emits=WIDGET_TRIGGERS
-    )
+    register_change_deriver("widget", derive_widget_events, widget_payload, emits=WIDGET_TRIGGERS)
     return handle
 
 

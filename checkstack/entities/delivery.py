@@ -1,0 +1,323 @@
+"""Processing the outbox: durable deliveries to work-queue subscribers and trigger events.
+
+A delivery is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED``; the handler runs and the row
+is marked done in the same transaction, so a handler whose effects are database writes runs
+exactly once per change, cluster-wide. A worker killed mid-handler rolls back with its
+connection and the row stays pending for the sweeper. Per (group, entity) deliveries run in
+``seq`` order: a delivery waits while an earlier one of the same entity and group is pending.
+A ``dead`` delivery does not hold back later ones (otherwise one poisoned change would stall
+its entity forever); replaying it is an operator's explicit choice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import traceback
+import uuid
+from collections.abc import Iterable
+from enum import StrEnum
+
+from django.db import transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+
+from . import registry
+from .conf import app_settings
+from .models import Change, Delivery, DeliveryStatus, TriggerEvent
+from .types import EntityChange
+
+logger = logging.getLogger("checkstack.entities.delivery")
+
+MAX_ERROR_LENGTH = 4000
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    RETRY = "retry"
+    DEAD = "dead"
+    BUSY = "busy"  # another worker holds the row
+    BLOCKED = "blocked"  # an earlier delivery of the same entity and group is pending
+    SKIPPED = "skipped"  # already done or dead, missing, or not due yet
+
+
+def change_from_row(row: Change) -> EntityChange:
+    return EntityChange(
+        change_id=row.change_id,
+        kind=row.kind,
+        entity_id=row.entity_id,
+        seq=row.seq,
+        prev=row.prev,
+        next=row.next,
+        delta=row.delta,
+        changed_fields=list(row.changed_fields),
+        actor=row.actor,
+        run_id=row.run_id,
+        occurred_at=row.occurred_at,
+        request_id=row.request_id,
+    )
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Exponential backoff with jitter: base * 2^(attempts-1) * [0.8, 1.2), capped."""
+    base = app_settings.RETRY_BASE * (2 ** max(0, attempts - 1))
+    jittered = base * random.uniform(0.8, 1.2)
+    return dt.timedelta(seconds=min(app_settings.RETRY_CAP, jittered))
+
+
+def deliver(delivery_id: int) -> Outcome:
+    """Process one delivery, then each later delivery of its (group, entity) it unblocked."""
+    outcome, next_id = _deliver_one(delivery_id, wait=False)
+    while next_id is not None:
+        # Wait for the row lock here: a worker that found it blocked a moment ago is only
+        # finishing its short check, and would otherwise leave it to the sweeper.
+        _, next_id = _deliver_one(next_id, wait=True)
+    return outcome
+
+
+def _deliver_one(delivery_id: int, *, wait: bool) -> tuple[Outcome, int | None]:
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=not wait, of=("self",))
+            .select_related("change")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return Outcome.BUSY, None
+        now = timezone.now()
+        if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
+            return Outcome.SKIPPED, None
+        if _blocked(delivery):
+            return Outcome.BLOCKED, None
+        error = _run_handler(delivery)
+        delivery.attempts += 1
+        if error is None:
+            delivery.status = DeliveryStatus.DONE
+            delivery.finished_at = now
+            delivery.last_error = ""
+            outcome = Outcome.DONE
+        elif delivery.attempts >= delivery.max_attempts:
+            delivery.status = DeliveryStatus.DEAD
+            delivery.finished_at = now
+            delivery.last_error = error
+            outcome = Outcome.DEAD
+            logger.error(
+                "Delivery %s to %r is dead after %s attempts: %s",
+                delivery.pk,
+                delivery.group,
+                delivery.attempts,
+                error.splitlines()[0],
+            )
+        else:
+            delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+            delivery.last_error = error
+            outcome = Outcome.RETRY
+            logger.warning(
+                "Delivery %s to %r failed (attempt %s of %s), retry at %s: %s",
+                delivery.pk,
+                delivery.group,
+                delivery.attempts,
+                delivery.max_attempts,
+                delivery.next_attempt_at.isoformat(),
+                error.splitlines()[0],
+            )
+        delivery.save(
+            update_fields=["status", "attempts", "finished_at", "last_error", "next_attempt_at"]
+        )
+    if outcome is not Outcome.DONE and outcome is not Outcome.DEAD:
+        return outcome, None
+    return outcome, _next_in_line(delivery)
+
+
+def _blocked(delivery: Delivery) -> bool:
+    return Delivery.objects.filter(
+        group=delivery.group,
+        kind=delivery.kind,
+        entity_id=delivery.entity_id,
+        seq__lt=delivery.seq,
+        status__in=[DeliveryStatus.PENDING, DeliveryStatus.RUNNING],
+    ).exists()
+
+
+def _next_in_line(delivery: Delivery) -> int | None:
+    return (
+        Delivery.objects.filter(
+            group=delivery.group,
+            kind=delivery.kind,
+            entity_id=delivery.entity_id,
+            seq__gt=delivery.seq,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=timezone.now(),
+        )
+        .order_by("seq")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _run_handler(delivery: Delivery) -> str | None:
+    """Run the group's handler in a savepoint; the error text, or None on success."""
+    subscription = registry.work_queue_handler(delivery.kind, delivery.group)
+    if subscription is None:
+        return (
+            f"No subscriber for work queue {delivery.group!r} on {delivery.kind!r} in this process"
+        )
+    try:
+        with transaction.atomic():
+            subscription.handler(change_from_row(delivery.change))
+    except Exception as exc:
+        text = "".join(traceback.format_exception(exc))
+        return f"{type(exc).__name__}: {exc}\n\n{text}"[:MAX_ERROR_LENGTH]
+    return None
+
+
+def dispatch_trigger_event(event_id: uuid.UUID | str) -> bool:
+    """Hand one trigger event to the automation dispatcher and mark it dispatched, atomically.
+
+    False when another worker holds it or it was dispatched already.
+    """
+    from checkstack.automation.dispatch import dispatch
+
+    with transaction.atomic():
+        event = (
+            TriggerEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=event_id, dispatched_at__isnull=True)
+            .first()
+        )
+        if event is None:
+            return False
+        dispatch(event)
+        event.dispatched_at = timezone.now()
+        event.save(update_fields=["dispatched_at"])
+    return True
+
+
+# -- sweeping -------------------------------------------------------------------------------
+
+
+def due_deliveries(*, grace: float, limit: int) -> list[int]:
+    """Pending deliveries that are due, one per (group, entity): the head of each line.
+
+    New rows younger than ``grace`` are left to their own after-commit enqueue.
+    """
+    now = timezone.now()
+    rows = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .filter(Q(attempts__gt=0) | Q(created_at__lte=now - dt.timedelta(seconds=grace)))
+        .values("group", "kind", "entity_id")
+        .annotate(first_seq=Min("seq"))
+        .order_by("first_seq")[:limit]
+    )
+    heads = Q()
+    for row in rows:
+        heads |= Q(
+            group=row["group"], kind=row["kind"], entity_id=row["entity_id"], seq=row["first_seq"]
+        )
+    if not rows:
+        return []
+    return list(
+        Delivery.objects.filter(heads, status=DeliveryStatus.PENDING)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def due_trigger_events(*, grace: float, limit: int) -> list[uuid.UUID]:
+    cutoff = timezone.now() - dt.timedelta(seconds=grace)
+    return list(
+        TriggerEvent.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def sweep() -> tuple[int, int]:
+    """Re-enqueue outbox rows whose enqueue was lost (or that are due for a retry)."""
+    from .outbox import enqueue
+
+    delivery_ids = due_deliveries(grace=app_settings.SWEEP_GRACE, limit=app_settings.SWEEP_BATCH)
+    event_ids = due_trigger_events(grace=app_settings.SWEEP_GRACE, limit=app_settings.SWEEP_BATCH)
+    enqueue(delivery_ids, event_ids)
+    if delivery_ids or event_ids:
+        logger.info(
+            "Sweeper re-enqueued %s deliveries and %s trigger events",
+            len(delivery_ids),
+            len(event_ids),
+        )
+    return len(delivery_ids), len(event_ids)
+
+
+def sweep_inline() -> tuple[int, int]:
+    """Process every due outbox row in this process, in order, until none is left.
+
+    Returns (deliveries processed, trigger events dispatched). Rows that fail are rescheduled
+    into the future by their backoff, so the loop ends.
+    """
+    delivered = dispatched = 0
+    while True:
+        progress = False
+        for event_id in due_trigger_events(grace=0, limit=500):
+            if dispatch_trigger_event(event_id):
+                dispatched += 1
+                progress = True
+        for delivery_id in due_deliveries(grace=0, limit=500):
+            outcome = deliver(delivery_id)
+            if outcome is not Outcome.SKIPPED and outcome is not Outcome.BUSY:
+                delivered += 1
+                progress = True
+        if not progress:
+            return delivered, dispatched
+
+
+# -- operator actions -------------------------------------------------------------------------
+
+
+def retry_now(delivery_ids: Iterable[int]) -> int:
+    """Make failed or dead deliveries pending and due now, and enqueue them."""
+    from .outbox import enqueue
+
+    ids = list(delivery_ids)
+    with transaction.atomic():
+        updated = list(
+            Delivery.objects.select_for_update()
+            .filter(pk__in=ids)
+            .exclude(status=DeliveryStatus.DONE)
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=updated).update(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=timezone.now(),
+            finished_at=None,
+            # A fresh budget of attempts on top of those already used.
+            max_attempts=F("attempts") + F("max_attempts"),
+        )
+        transaction.on_commit(lambda: enqueue(updated, []), robust=True)
+    return len(updated)
+
+
+def mark_dead(delivery_ids: Iterable[int], *, reason: str = "Marked dead by an operator") -> int:
+    """Give up on pending deliveries: they are never attempted again unless retried."""
+    return Delivery.objects.filter(
+        pk__in=list(delivery_ids), status__in=[DeliveryStatus.PENDING, DeliveryStatus.RUNNING]
+    ).update(status=DeliveryStatus.DEAD, finished_at=timezone.now(), last_error=reason)
+
+
+def queue_health() -> dict[str, float | int]:
+    """Pending outbox rows and the age of the oldest, for ``/healthz``."""
+    now = timezone.now()
+    pending_deliveries = Delivery.objects.filter(status=DeliveryStatus.PENDING)
+    pending_events = TriggerEvent.objects.filter(dispatched_at__isnull=True)
+    oldest = [
+        value
+        for value in (
+            pending_deliveries.aggregate(m=Min("created_at"))["m"],
+            pending_events.aggregate(m=Min("created_at"))["m"],
+        )
+        if value is not None
+    ]
+    return {
+        "pending": pending_deliveries.count() + pending_events.count(),
+        "oldest_pending_seconds": round((now - min(oldest)).total_seconds(), 3) if oldest else 0,
+    }
