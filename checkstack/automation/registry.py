@@ -183,6 +183,7 @@ def snapshot() -> tuple[dict[str, Any], ...]:
 
 
 def restore(state: tuple[dict[str, Any], ...]) -> None:
-    for registry, saved in zip((_triggers, _actions, _artifact_types), state, strict=True):
+    registries: tuple[dict[str, Any], ...] = (_triggers, _actions, _artifact_types)
+    for registry, saved in zip(registries, state, strict=True):
         registry.clear()
         registry.update(saved)

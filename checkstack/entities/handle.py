@@ -205,7 +205,7 @@ class EntityHandle(Generic[S]):
             return []
         mapper = registry.payload_mapper_for(self.kind) or default_payload
         payload = mapper(change)
-        events = []
+        events: list[tuple[str, JSONDict, str | None]] = []
         for trigger_id in trigger_ids:
             trigger = get_trigger(trigger_id)
             if trigger is None:

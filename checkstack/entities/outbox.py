@@ -103,7 +103,9 @@ def enqueue(delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
         return
     from django_q.tasks import async_task
 
-    jobs = [("checkstack.entities.tasks.deliver", d) for d in delivery_ids]
+    jobs: list[tuple[str, int | str]] = [
+        ("checkstack.entities.tasks.deliver", d) for d in delivery_ids
+    ]
     jobs += [("checkstack.entities.tasks.dispatch_trigger_event", str(e)) for e in event_ids]
     for func, arg in jobs:
         try:

@@ -182,8 +182,7 @@ def snapshot() -> tuple[dict[str, Any], ...]:
 
 
 def restore(state: tuple[dict[str, Any], ...]) -> None:
-    for registry, saved in zip(
-        (_handles, _derivers, _payload_mappers, _subscriptions), state, strict=True
-    ):
+    registries: tuple[dict[str, Any], ...] = (_handles, _derivers, _payload_mappers, _subscriptions)
+    for registry, saved in zip(registries, state, strict=True):
         registry.clear()
         registry.update(saved)
