@@ -5,3 +5,10 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import automations, cleanup, entity
+
+        entity.register()
+        automations.register()
+        cleanup.register()

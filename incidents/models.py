@@ -1,1 +1,107 @@
-"""Models of the incidents app (built by the domain issue)."""
+"""Incident tables. Written only through ``incidents.services``."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .choices import HealthOverride, Severity, Status, Visibility
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Incident(models.Model):
+    id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.INVESTIGATING)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MAJOR)
+    suppress_notifications = models.BooleanField(default=False)
+    health_override = models.CharField(
+        max_length=10, choices=HealthOverride.choices, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "id"]
+        permissions = [("manage_incident", "Can manage incidents")]
+        indexes = [
+            models.Index(fields=["-updated_at", "id"], name="incidents_updated_idx"),
+            models.Index(fields=["status", "-updated_at"], name="incidents_status_idx"),
+            models.Index(fields=["-created_at"], name="incidents_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != Status.RESOLVED
+
+
+class IncidentSystem(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="systems")
+    system_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "system_id"], name="incidents_system_uniq")
+        ]
+        indexes = [models.Index(fields=["system_id"], name="incidents_system_id_idx")]
+
+    def __str__(self) -> str:
+        return self.system_id
+
+
+class IncidentUpdate(models.Model):
+    """One timeline entry; ``created_at`` is the published time and may be edited."""
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
+    message = models.TextField()
+    status_change = models.CharField(max_length=20, choices=Status.choices, null=True, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    edit_history = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["incident", "created_at"], name="incidents_update_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.message[:60]
+
+
+class IncidentLink(models.Model):
+    id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="links")
+    label = models.CharField(max_length=120, null=True, blank=True)
+    url = models.URLField(max_length=2000)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "url"], name="incidents_link_url_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.url

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from checkstack.errors import RegistrationError, TriggerPayloadInvalid
 
 QUALIFIED_ID = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
+SIMPLE_ID = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +90,13 @@ _actions: dict[str, ActionDefinition] = {}
 _artifact_types: dict[str, ArtifactTypeDefinition] = {}
 
 
-def _check_id(what: str, id_: str, taken: Mapping[str, object]) -> None:
-    if not isinstance(id_, str) or not QUALIFIED_ID.match(id_):
-        raise RegistrationError(
-            f"{what} id {id_!r} must be qualified, lower case, like 'incident.created'"
-        )
+def _check_id(
+    what: str, id_: str, taken: Mapping[str, object], *, qualified: bool = True
+) -> None:
+    pattern = QUALIFIED_ID if qualified else SIMPLE_ID
+    if not isinstance(id_, str) or not pattern.match(id_):
+        example = "'incident.created'" if qualified else "'incident'"
+        raise RegistrationError(f"{what} id {id_!r} must be lower case, like {example}")
     if id_ in taken:
         raise RegistrationError(f"{what} {id_!r} is already registered")
 
@@ -146,7 +149,7 @@ def register_action(
 def register_artifact_type(
     id: str, display_name: str, description: str, schema: type[BaseModel]
 ) -> ArtifactTypeDefinition:
-    _check_id("Artifact type", id, _artifact_types)
+    _check_id("Artifact type", id, _artifact_types, qualified=False)
     _check_schema("Artifact type", id, schema)
     definition = ArtifactTypeDefinition(id, display_name, description, schema)
     _artifact_types[id] = definition

@@ -15,7 +15,7 @@ def check_derivers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
     messages: list[CheckMessage] = []
     for kind, registrations in sorted(registry.all_derivers().items()):
-        if registry.get_handle(kind) is None:
+        if registry.find_handle(kind) is None:
             messages.append(
                 Warning(
                     f"Change deriver registered for entity kind {kind!r}, which is not defined.",

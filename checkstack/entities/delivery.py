@@ -42,6 +42,9 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # already done or dead, missing, or not due yet
 
 
+_ATTEMPTED = frozenset({Outcome.DONE, Outcome.RETRY, Outcome.DEAD})
+
+
 def change_from_row(row: Change) -> EntityChange:
     return EntityChange(
         change_id=row.change_id,
@@ -68,12 +71,19 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 def deliver(delivery_id: int) -> Outcome:
     """Process one delivery, then each later delivery of its (group, entity) it unblocked."""
+    return deliver_chain(delivery_id)[0]
+
+
+def deliver_chain(delivery_id: int) -> tuple[Outcome, int]:
+    """Like ``deliver``; also returns how many deliveries were attempted in all."""
     outcome, next_id = _deliver_one(delivery_id, wait=False)
+    attempted = 1 if outcome in _ATTEMPTED else 0
     while next_id is not None:
         # Wait for the row lock here: a worker that found it blocked a moment ago is only
         # finishing its short check, and would otherwise leave it to the sweeper.
-        _, next_id = _deliver_one(next_id, wait=True)
-    return outcome
+        chained, next_id = _deliver_one(next_id, wait=True)
+        attempted += 1 if chained in _ATTEMPTED else 0
+    return outcome, attempted
 
 
 def _deliver_one(delivery_id: int, *, wait: bool) -> tuple[Outcome, int | None]:
@@ -263,9 +273,9 @@ def sweep_inline() -> tuple[int, int]:
                 dispatched += 1
                 progress = True
         for delivery_id in due_deliveries(grace=0, limit=500):
-            outcome = deliver(delivery_id)
-            if outcome is not Outcome.SKIPPED and outcome is not Outcome.BUSY:
-                delivered += 1
+            _, attempted = deliver_chain(delivery_id)
+            if attempted:
+                delivered += attempted
                 progress = True
         if not progress:
             return delivered, dispatched

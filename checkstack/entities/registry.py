@@ -49,8 +49,16 @@ def add_handle(handle: EntityHandle) -> None:
     _handles[handle.kind] = handle
 
 
-def get_handle(kind: str) -> EntityHandle | None:
+def find_handle(kind: str) -> EntityHandle | None:
     return _handles.get(kind)
+
+
+def get_handle(kind: str) -> EntityHandle:
+    """The handle of a defined kind; ``LookupError`` names the kind otherwise."""
+    try:
+        return _handles[kind]
+    except KeyError:
+        raise LookupError(f"Entity kind {kind!r} is not defined (is its app installed?)") from None
 
 
 def kinds() -> list[str]:

@@ -1,0 +1,116 @@
+"""Input rules shared by services, admin forms and the API: one message per rule.
+
+Services raise ``django.core.exceptions.ValidationError`` with a field → messages dict; the
+admin shows it on the form and the API answers 400 with the same dict.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+SLUG_ID = re.compile(r"^[a-z0-9][a-z0-9\-_.]{0,99}$")
+MAX_METADATA_BYTES = 64 * 1024
+
+
+class Errors:
+    """Collects field errors so one call reports every bad field at once."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.by_field.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.by_field:
+            raise ValidationError(self.by_field)
+
+
+def clean_required_text(errors: Errors, field: str, value: Any, max_length: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        errors.add(field, "This field may not be blank.")
+        return ""
+    value = value.strip()
+    if len(value) > max_length:
+        errors.add(field, f"Ensure this field has no more than {max_length} characters.")
+    return value
+
+
+def clean_optional_text(errors: Errors, field: str, value: Any) -> str | None:
+    """``None`` and blank strings mean "no value"."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.add(field, "Must be a string or null.")
+        return None
+    return value if value.strip() else None
+
+
+def clean_metadata(errors: Errors, field: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.add(field, "Must be a JSON object.")
+        return {}
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        errors.add(field, f"Must be at most 64 KiB when serialized (got {size} bytes).")
+    return value
+
+
+def clean_slug_id(errors: Errors, field: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not SLUG_ID.match(value):
+        errors.add(
+            field,
+            "Must be a slug: lower-case letters, digits, '-', '_' or '.', starting with a letter "
+            "or digit, at most 100 characters.",
+        )
+        return None
+    return value
+
+
+def clean_id_list(
+    errors: Errors, field: str, value: Any, *, min_items: int = 0, max_items: int | None = None
+) -> list[str]:
+    """A list of non-empty string ids, duplicates collapsed in first-seen order."""
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
+        errors.add(field, "Must be a list of non-empty id strings.")
+        return []
+    ids = list(dict.fromkeys(v.strip() for v in value))
+    if len(ids) < min_items:
+        errors.add(field, f"Give at least {min_items} id{'s' if min_items > 1 else ''}.")
+    if max_items is not None and len(ids) > max_items:
+        errors.add(field, f"Give at most {max_items} ids.")
+    if any(len(v) > 255 for v in ids):
+        errors.add(field, "Ids are at most 255 characters.")
+    return ids
+
+
+def clean_choice(errors: Errors, field: str, value: Any, choices: Iterable[str]) -> str:
+    allowed = list(choices)
+    if value not in allowed:
+        errors.add(field, f"{value!r} is not a valid choice; use one of: {', '.join(allowed)}.")
+        return ""
+    return str(value)
+
+
+class _Unset:
+    """Marks an optional service argument that the caller did not give."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()

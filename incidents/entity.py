@@ -1,0 +1,82 @@
+"""The ``incident`` entity: state ``{status, severity, systemIds}``, deriver and payload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from checkstack.entities import EntityChange, define_entity, register_change_deriver
+from checkstack.entities.handle import EntityHandle
+from checkstack.entities.registry import get_handle
+
+from .choices import Severity, Status
+
+KIND = "incident"
+
+
+class IncidentState(BaseModel):
+    status: Status
+    severity: Severity
+    systemIds: list[str] = Field(default_factory=list)
+
+
+def read_incidents(ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Two queries at most; none for an empty id list."""
+    from .models import Incident, IncidentSystem
+
+    if not ids:
+        return {}
+    states: dict[str, dict[str, Any]] = {
+        row["id"]: {"status": row["status"], "severity": row["severity"], "systemIds": []}
+        for row in Incident.objects.filter(pk__in=ids).values("id", "status", "severity")
+    }
+    if states:
+        links = (
+            IncidentSystem.objects.filter(incident_id__in=list(states))
+            .order_by("system_id")
+            .values_list("incident_id", "system_id")
+        )
+        for incident_id, system_id in links:
+            states[incident_id]["systemIds"].append(system_id)
+    return states
+
+
+def derive_incident_events(change: EntityChange) -> list[str]:
+    if change.prev is None:
+        return ["incident.created"]
+    if change.next is None:
+        return []  # there is no incident.deleted trigger
+    if (
+        change.next.get("status") == Status.RESOLVED
+        and change.prev.get("status") != Status.RESOLVED
+    ):
+        return ["incident.resolved"]
+    return ["incident.updated"]
+
+
+def incident_payload(change: EntityChange) -> dict[str, Any]:
+    state = change.next or change.prev or {}
+    payload: dict[str, Any] = {
+        "incidentId": change.entity_id,
+        "systemIds": list((change.next or {}).get("systemIds") or []),
+        "severity": state.get("severity"),
+        "status": state.get("status"),
+    }
+    if "status" in change.changed_fields:
+        payload["statusChange"] = state.get("status")
+    return payload
+
+
+def incident_handle() -> EntityHandle[IncidentState]:
+    return get_handle(KIND)  # type: ignore[return-value]
+
+
+def register() -> None:
+    define_entity(kind=KIND, state=IncidentState, read=read_incidents)
+    register_change_deriver(
+        KIND,
+        derive_incident_events,
+        incident_payload,
+        emits=("incident.created", "incident.updated", "incident.resolved"),
+    )
