@@ -68,20 +68,26 @@ class EntityHandle(Generic[S]):
         return Change.objects.filter(kind=self.kind, entity_id=str(entity_id)).order_by("seq")
 
     def in_state_since(self, entity_id: str, field: str) -> dt.datetime | None:
-        """When ``field`` last changed to its current value; None if unknown or deleted."""
+        """When ``field`` last changed to its current value; None if unknown or deleted.
+
+        Only the entity's current life counts: transitions before its last tombstone do not.
+        """
         from .models import Change, Transition
 
-        latest = (
-            Change.objects.filter(kind=self.kind, entity_id=str(entity_id))
-            .order_by("-seq")
-            .values_list("next", flat=True)
-            .first()
-        )
+        changes = Change.objects.filter(kind=self.kind, entity_id=str(entity_id))
+        latest = changes.order_by("-seq").values_list("next", flat=True).first()
         if latest is None:  # never written, or the last change is a tombstone
             return None
+        transitions = Transition.objects.filter(
+            kind=self.kind, entity_id=str(entity_id), field=field
+        )
+        last_tombstone = (
+            changes.filter(next__isnull=True).order_by("-seq").values_list("seq", flat=True).first()
+        )
+        if last_tombstone is not None:
+            transitions = transitions.filter(change__seq__gt=last_tombstone)
         return (
-            Transition.objects.filter(kind=self.kind, entity_id=str(entity_id), field=field)
-            .order_by("-occurred_at", "-id")
+            transitions.order_by("-occurred_at", "-id")
             .values_list("occurred_at", flat=True)
             .first()
         )
