@@ -1,8 +1,16 @@
-"""URLs of the default project: the admin (the operators' UI) and, later, the API."""
+"""URLs of the default project: the admin (the operators' UI), the REST API and health."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from checkstack.api.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/catalog/", include("catalog.api.urls")),
+    path("api/incidents/", include("incidents.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("healthz", healthz, name="healthz"),
 ]

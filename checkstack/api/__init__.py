@@ -1,0 +1,1 @@
+"""Shared REST API pieces: errors, pagination, permissions, strict serializers, health."""

@@ -1,0 +1,36 @@
+"""One exception handler mapping domain errors to HTTP (see shared/spec/api.md, Errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from checkstack.errors import Conflict, LockTimeout, NotFound
+
+from .conf import api_settings
+
+
+def validation_error_body(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {field: list(messages) for field, messages in exc.message_dict.items()}
+    return {"non_field_errors": list(exc.messages)}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, NotFound):
+        return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, Conflict):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, LockTimeout):
+        return Response(
+            {"detail": "The resource is busy; retry shortly."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(api_settings.RETRY_AFTER)},
+        )
+    if isinstance(exc, DjangoValidationError):
+        return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,26 @@
+"""Error responses documented on every endpoint of the OpenAPI schema."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+_detail = inline_serializer("ErrorDetail", fields={"detail": serializers.CharField()})
+_field_errors = inline_serializer(
+    "FieldErrors",
+    fields={
+        "non_field_errors": serializers.ListField(child=serializers.CharField(), required=False)
+    },
+)
+
+ERROR_400 = OpenApiResponse(_field_errors, description="Invalid input: field → messages.")
+ERROR_401 = OpenApiResponse(_detail, description="Not authenticated.")
+ERROR_403 = OpenApiResponse(_detail, description="Missing permission.")
+ERROR_404 = OpenApiResponse(_detail, description="Not found.")
+ERROR_409 = OpenApiResponse(_detail, description="Conflicts with an existing object.")
+ERROR_503 = OpenApiResponse(
+    _detail, description="A lock wait timed out; retry after the Retry-After header's seconds."
+)
+
+ERRORS_READ = {400: ERROR_400, 401: ERROR_401, 403: ERROR_403, 404: ERROR_404}
+ERRORS_WRITE = {**ERRORS_READ, 409: ERROR_409, 503: ERROR_503}
