@@ -90,9 +90,7 @@ _actions: dict[str, ActionDefinition] = {}
 _artifact_types: dict[str, ArtifactTypeDefinition] = {}
 
 
-def _check_id(
-    what: str, id_: str, taken: Mapping[str, object], *, qualified: bool = True
-) -> None:
+def _check_id(what: str, id_: str, taken: Mapping[str, object], *, qualified: bool = True) -> None:
     pattern = QUALIFIED_ID if qualified else SIMPLE_ID
     if not isinstance(id_, str) or not pattern.match(id_):
         example = "'incident.created'" if qualified else "'incident'"

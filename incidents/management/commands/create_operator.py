@@ -1,0 +1,87 @@
+"""``manage.py create_operator <username>``: an incident manager with an API token."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+MANAGERS_GROUP = "Incident managers"
+MANAGER_PERMISSIONS = (
+    ("incidents", "manage_incident"),
+    ("catalog", "manage_catalog"),
+)
+# Lets operators use the admin too: view/add/change/delete on the domain models.
+ADMIN_MODELS = (
+    ("incidents", ("incident", "incidentupdate", "incidentlink", "incidentsystem")),
+    ("catalog", ("system", "group")),
+)
+
+
+def managers_group() -> Group:
+    """The "Incident managers" group holding the manage permissions (created if missing)."""
+    group, _ = Group.objects.get_or_create(name=MANAGERS_GROUP)
+    wanted = [
+        Permission.objects.get(content_type__app_label=app, codename=codename)
+        for app, codename in MANAGER_PERMISSIONS
+    ]
+    for app, models in ADMIN_MODELS:
+        wanted += list(
+            Permission.objects.filter(content_type__app_label=app, content_type__model__in=models)
+        )
+    group.permissions.add(*wanted)
+    return group
+
+
+class Command(BaseCommand):
+    help = (
+        "Create (or update) a staff user in the 'Incident managers' group, which holds the "
+        "incident and catalog manage permissions, and print an API token for it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--email", default="", help="E-mail address of a new user.")
+        parser.add_argument(
+            "--password",
+            default=None,
+            help="Password for admin login (default: a generated one, printed once).",
+        )
+
+    def handle(
+        self, *args: Any, username: str, email: str, password: str | None, **options: Any
+    ) -> None:
+        username = username.strip()
+        if not username:
+            raise CommandError("Give a non-blank username.")
+        User = get_user_model()
+        with transaction.atomic():
+            try:
+                group = managers_group()
+            except Permission.DoesNotExist as exc:
+                raise CommandError(
+                    "Permissions are missing: run `manage.py migrate` first."
+                ) from exc
+            user, created = User.objects.get_or_create(
+                **{User.USERNAME_FIELD: username}, defaults={"email": email, "is_staff": True}
+            )
+            generated = None
+            if created or password is not None:
+                generated = password or secrets.token_urlsafe(12)
+                user.set_password(generated)
+            user.is_staff = True
+            user.save()
+            user.groups.add(group)
+            token, _ = Token.objects.get_or_create(user=user)
+        self.stdout.write(
+            f"{'Created' if created else 'Updated'} operator {username!r} in {MANAGERS_GROUP!r}."
+        )
+        if generated and password is None:
+            self.stdout.write(f"Password: {generated}")
+        self.stdout.write(f"API token: {token.key}")
+        self.stdout.write("Use it as: Authorization: Token <token>")
