@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from checkstack.automation import (
@@ -66,6 +67,8 @@ def run_update_metadata(ctx: ActionContext, config: UpdateMetadataConfig) -> Act
         )
     except NotFound:
         return ActionResult(success=False, error=f"System {config.system_id} not found")
+    except ValidationError as exc:
+        return ActionResult(success=False, error="; ".join(exc.messages))
     return ActionResult(success=True, artifact={"systemId": system.pk, "name": system.name})
 
 

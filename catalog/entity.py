@@ -42,10 +42,18 @@ def read_systems(ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def lock_systems(ids: list[str]) -> None:
-    """Row-lock the systems: a concurrent incident create holding FOR KEY SHARE waits for us."""
+    """Row-lock the systems against other catalog writes.
+
+    ``FOR NO KEY UPDATE`` does not conflict with the ``FOR KEY SHARE`` that incident creation
+    takes on referenced systems; deleting (``FOR UPDATE``) does.
+    """
     from .models import System
 
-    list(System.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+    list(
+        System.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids)
+        .values_list("pk", flat=True)
+    )
 
 
 def read_groups(ids: list[str]) -> dict[str, dict[str, Any]]:

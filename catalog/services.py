@@ -112,17 +112,34 @@ def update_system_metadata(
     actor: ActorLike = None,
     run_id: str | None = None,
 ) -> System:
-    """Merge ``metadata`` into the system's (top-level keys) or replace it."""
+    """Merge ``metadata`` into the system's (top-level keys) or replace it.
+
+    The merge reads the current metadata under the entity lock, so concurrent merges of
+    different keys all survive.
+    """
+    errors = Errors()
     if mode not in ("merge", "replace"):
-        errors = Errors()
         errors.add("mode", "Must be 'merge' or 'replace'.")
-        errors.raise_if_any()
-    with transaction.atomic():
-        current = System.objects.filter(pk=system_id).values_list("metadata", flat=True).first()
-        if current is None:
+    metadata = clean_metadata(errors, "metadata", metadata)
+    errors.raise_if_any()
+
+    def apply(prev: Any) -> None:
+        if prev is None:
             raise NotFound(f"System {system_id} not found")
-        new = {**(current or {}), **metadata} if mode == "merge" else metadata
-        return update_system(system_id, metadata=new, actor=actor, run_id=run_id)
+        system = System.objects.get(pk=system_id)
+        merged = {**(system.metadata or {}), **metadata} if mode == "merge" else metadata
+        errors = Errors()
+        system.metadata = clean_metadata(errors, "metadata", merged)
+        errors.raise_if_any()
+        system.save()
+
+    actor_data = to_actor(actor)
+    with transaction.atomic():
+        system_handle().mutate(str(system_id), apply, actor=actor_data, run_id=run_id)
+        send_after_commit(
+            system_changed, System, system_id=str(system_id), action="updated", actor=actor_data
+        )
+    return get_system(system_id)
 
 
 def delete_system(system_id: str, *, actor: ActorLike = None, run_id: str | None = None) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from checkstack import references
@@ -48,6 +48,10 @@ RESOLVED_MESSAGE = "Incident resolved"
 ORDERINGS = ("created_at", "-created_at", "updated_at", "-updated_at", "severity", "-severity")
 
 _http_url = URLValidator(schemes=["http", "https"])
+SEVERITY_RANK = Case(
+    *(When(severity=value, then=Value(rank)) for rank, value in enumerate(Severity.values)),
+    output_field=IntegerField(),
+)
 
 
 class Audience(StrEnum):
@@ -196,12 +200,18 @@ def _write(
 
     with transaction.atomic():
         next_ = incident_handle().mutate(incident_id, apply, actor=actor, run_id=run_id)
-        if result.get("value") is not _NOTHING:
-            _notify(incident_id, states["prev"], next_, actor)
-    return result.get("value")
+        value = result.get("value")
+        if isinstance(value, Unchanged):
+            return value.value
+        _notify(incident_id, states["prev"], next_, actor)
+    return value
 
 
-_NOTHING = object()  # returned by a change that decided not to write anything
+@dataclasses.dataclass(frozen=True)
+class Unchanged:
+    """Returned by a change that decided to write nothing: no signal is sent."""
+
+    value: Any
 
 
 # -- incidents ----------------------------------------------------------------------------------
@@ -356,7 +366,7 @@ def resolve_incident(
 
     def change(incident: Incident, now: Any) -> Any:
         if incident.status == Status.RESOLVED:
-            return _NOTHING
+            return Unchanged(incident)
         IncidentUpdate.objects.create(
             incident_id=incident.pk,
             message=message or RESOLVED_MESSAGE,
@@ -370,8 +380,7 @@ def resolve_incident(
         incident.save()
         return incident
 
-    result = _write(str(incident_id), change, actor=to_actor(actor), run_id=run_id)
-    return get_incident(incident_id) if result is _NOTHING else result  # type: ignore[no-any-return]
+    return _write(str(incident_id), change, actor=to_actor(actor), run_id=run_id)  # type: ignore[no-any-return]
 
 
 def delete_incident(
@@ -521,11 +530,11 @@ def edit_update(
     if not wanted:
         return _get_update(incident_id, update_id)
 
-    def change(incident: Incident, now: Any) -> IncidentUpdate:
+    def change(incident: Incident, now: Any) -> IncidentUpdate | Unchanged:
         update = _get_update(incident.pk, update_id)
         differing = {f: v for f, v in wanted.items() if getattr(update, f) != v}
         if not differing:
-            return update
+            return Unchanged(update)
         update.edit_history = [
             *update.edit_history,
             {
@@ -621,7 +630,7 @@ def update_link(
     if url is not UNSET:
         fields["url"] = _clean_url(errors, url)
     if label is not UNSET:
-        if label is None:
+        if label is None or (isinstance(label, str) and not label.strip()):
             errors.add("label", "The label cannot be removed, only changed.")
         else:
             fields["label"] = _clean_label(errors, label)
@@ -674,7 +683,7 @@ def remove_system_from_incidents(system_id: str) -> list[str]:
             incident.save(update_fields=["updated_at"])
 
         try:
-            _write(incident_id, change, actor=None, run_id=None)
+            _write(incident_id, change, actor=to_actor(None), run_id=None)
         except NotFound:
             continue  # deleted meanwhile
     return affected
@@ -707,6 +716,10 @@ def list_incidents(
         incidents = incidents.filter(title__icontains=search.strip())
     if ordering not in ORDERINGS:
         raise ValidationError({"ordering": [f"Use one of: {', '.join(ORDERINGS)}."]})
+    if ordering.lstrip("-") == "severity":
+        # By rank (minor < major < critical), not alphabetically.
+        incidents = incidents.annotate(severity_rank=SEVERITY_RANK)
+        ordering = ordering.replace("severity", "severity_rank")
     return incidents.order_by(ordering, "id")
 
 

@@ -1,0 +1,126 @@
+"""Admin of catalog systems and groups; every write goes through ``catalog.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from checkstack.errors import NotFound
+
+from . import services
+from .forms import (
+    REFUSABLE,
+    GroupForm,
+    ServiceModelAdmin,
+    ServiceRefused,
+    SystemForm,
+    adopt,
+    refusal_errors,
+)
+from .models import Group, System
+
+SYSTEM_FIELDS = ("name", "description", "metadata")
+GROUP_FIELDS = ("name", "metadata", "system_ids")
+
+
+class CatalogAdmin(ServiceModelAdmin):
+    manage_permission = "catalog.manage_catalog"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The id is chosen on create only.
+        readonly = ("created_at", "updated_at")
+        return readonly if obj is None else ("id", *readonly)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(System)
+class SystemAdmin(CatalogAdmin):
+    form = SystemForm
+    list_display = ("name", "id", "group_names", "updated_at")
+    search_fields = ("name", "id")
+    ordering = ("name", "id")
+    fields = ("id", "name", "description", "metadata", "created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[System]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="groups")
+    def group_names(self, obj: System) -> str:
+        return ", ".join(group.name for group in obj.groups.all())
+
+    def save_through_services(
+        self, request: HttpRequest, obj: System, form: Any, change: bool
+    ) -> None:
+        try:
+            if change:
+                values = form.changed_values(SYSTEM_FIELDS)
+                saved = (
+                    services.update_system(obj.pk, actor=request.user, **values) if values else obj
+                )
+            else:
+                saved = services.create_system(
+                    id=form.cleaned_data["id"],
+                    actor=request.user,
+                    **{name: form.cleaned_data[name] for name in SYSTEM_FIELDS},
+                )
+        except REFUSABLE as exc:
+            raise ServiceRefused({"": refusal_errors(exc, conflict_field="id")}) from exc
+        adopt(obj, saved)
+
+    def delete_model(self, request: HttpRequest, obj: System) -> None:
+        try:
+            services.delete_system(obj.pk, actor=request.user)
+        except NotFound:
+            messages.warning(request, f"System {obj.pk} was already deleted.")
+
+
+@admin.register(Group)
+class GroupAdmin(CatalogAdmin):
+    form = GroupForm
+    list_display = ("name", "id", "system_names", "updated_at")
+    search_fields = ("name", "id")
+    ordering = ("name", "id")
+    fields = ("id", "name", "metadata", "system_ids", "created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
+        return super().get_queryset(request).prefetch_related("systems")
+
+    @admin.display(description="systems")
+    def system_names(self, obj: Group) -> str:
+        return ", ".join(system.name for system in obj.systems.all())
+
+    @admin.display(description="systems")
+    def system_ids(self, obj: Group) -> str:
+        """Shown in place of the form field of that name to staff who may only view."""
+        return self.system_names(obj)
+
+    def save_through_services(
+        self, request: HttpRequest, obj: Group, form: Any, change: bool
+    ) -> None:
+        try:
+            if change:
+                values = form.changed_values(GROUP_FIELDS)
+                saved = (
+                    services.update_group(obj.pk, actor=request.user, **values) if values else obj
+                )
+            else:
+                saved = services.create_group(
+                    id=form.cleaned_data["id"],
+                    actor=request.user,
+                    **{name: form.cleaned_data[name] for name in GROUP_FIELDS},
+                )
+        except REFUSABLE as exc:
+            raise ServiceRefused({"": refusal_errors(exc, conflict_field="id")}) from exc
+        adopt(obj, saved)
+
+    def delete_model(self, request: HttpRequest, obj: Group) -> None:
+        try:
+            services.delete_group(obj.pk, actor=request.user)
+        except NotFound:
+            messages.warning(request, f"Group {obj.pk} was already deleted.")
