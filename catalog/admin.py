@@ -9,17 +9,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from checkstack.errors import NotFound
-
-from . import services
-from .forms import (
+from checkstack.service_admin import (
     REFUSABLE,
-    GroupForm,
     ServiceModelAdmin,
     ServiceRefused,
-    SystemForm,
     adopt,
     refusal_errors,
 )
+
+from . import services
+from .forms import GroupForm, SystemForm
 from .models import Group, System
 
 SYSTEM_FIELDS = ("name", "description", "metadata")

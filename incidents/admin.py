@@ -24,7 +24,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
-from catalog.forms import (
+from checkstack.entities.models import Change
+from checkstack.entities.registry import find_handle
+from checkstack.errors import NotFound
+from checkstack.service_admin import (
     REFUSABLE,
     Refusals,
     ServiceInline,
@@ -34,9 +37,6 @@ from catalog.forms import (
     collect_refusal,
     refusal_errors,
 )
-from checkstack.entities.models import Change
-from checkstack.entities.registry import find_handle
-from checkstack.errors import NotFound
 
 from . import services
 from .choices import Status

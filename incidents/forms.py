@@ -1,7 +1,7 @@
 """Admin forms of incidents, timeline updates and links.
 
 The fields are lenient on purpose: ``incidents.services`` validates every value on save and the
-admin shows its messages (see ``catalog.forms`` for the machinery).
+admin shows its messages (see ``checkstack.service_admin`` for the machinery).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin import helpers, widgets
 
-from catalog.forms import ServiceChoiceField, ServiceForm
+from checkstack.service_admin import ServiceChoiceField, ServiceForm
 
 from .choices import HealthOverride, Severity, Status, Visibility
 
