@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from checkstack.api.serializers import StrictInputSerializer
+from checkstack.api.serializers import IdListField, StrictInputSerializer
 
 from ..models import Group, System
 
@@ -52,13 +52,13 @@ class GroupCreateSerializer(StrictInputSerializer):
     id = serializers.CharField(required=False, allow_null=True, max_length=100)
     name = serializers.CharField(max_length=200)
     metadata = serializers.DictField(required=False)
-    system_ids = serializers.ListField(child=serializers.CharField(max_length=255), required=False)
+    system_ids = IdListField(required=False)
 
 
 class GroupUpdateSerializer(StrictInputSerializer):
     name = serializers.CharField(required=False, max_length=200)
     metadata = serializers.DictField(required=False)
-    system_ids = serializers.ListField(child=serializers.CharField(max_length=255), required=False)
+    system_ids = IdListField(required=False)
 
     def given(self) -> dict[str, Any]:
         return dict(self.validated_data)

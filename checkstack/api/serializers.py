@@ -43,3 +43,29 @@ class ChangeSerializer(serializers.ModelSerializer):
             "occurred_at",
         ]
         read_only_fields = fields
+
+
+class IdListField(serializers.ListField):
+    """A list of id strings whose item errors read "Item 2: ..." in a flat message list.
+
+    DRF nests item errors as ``{"2": [...]}``; the API contract is field → list of messages.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", serializers.CharField(max_length=255))
+        super().__init__(**kwargs)
+
+    def run_child_validation(self, data: Any) -> Any:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, Mapping):
+                raise serializers.ValidationError(
+                    [
+                        f"Item {index}: {message}"
+                        for index, messages in detail.items()
+                        for message in messages
+                    ]
+                ) from exc
+            raise

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from checkstack.api.serializers import StrictInputSerializer
+from checkstack.api.serializers import IdListField, StrictInputSerializer
 
 from ..choices import HealthOverride, Severity, Status, Visibility
 from ..models import Incident, IncidentLink, IncidentUpdate
@@ -103,7 +103,7 @@ class IncidentDetailSerializer(IncidentSerializer):
 class IncidentCreateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=200)
     severity = serializers.ChoiceField(choices=Severity.choices)
-    system_ids = serializers.ListField(child=serializers.CharField(max_length=255))
+    system_ids = IdListField()
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     initial_message = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     suppress_notifications = serializers.BooleanField(required=False)
@@ -116,7 +116,7 @@ class IncidentUpdateSerializer(StrictInputSerializer):
     title = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    system_ids = serializers.ListField(child=serializers.CharField(max_length=255), required=False)
+    system_ids = IdListField(required=False)
     suppress_notifications = serializers.BooleanField(required=False)
     health_override = serializers.ChoiceField(
         choices=HealthOverride.choices, required=False, allow_null=True
@@ -157,9 +157,7 @@ class LinkEditSerializer(StrictInputSerializer):
 
 
 class BulkDeleteSerializer(StrictInputSerializer):
-    ids = serializers.ListField(
-        child=serializers.CharField(max_length=255), min_length=1, max_length=MAX_BULK
-    )
+    ids = IdListField(min_length=1, max_length=MAX_BULK)
 
 
 class BulkResolveSerializer(BulkDeleteSerializer):
