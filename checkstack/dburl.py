@@ -17,10 +17,13 @@ SQLITE_OPTIONS: dict[str, Any] = {
 }
 
 
-def sqlite_database(path: Path | str) -> dict[str, Any]:
+def sqlite_database(path: Path | str, *, conn_max_age: int = 600) -> dict[str, Any]:
+    # Persistent connections: reopening a SQLite file costs a WAL checkpoint and pragmas, and
+    # django-q2's ORM broker closes non-persistent connections on every enqueue.
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
+        "CONN_MAX_AGE": conn_max_age,
         "OPTIONS": dict(SQLITE_OPTIONS),
     }
 
@@ -51,7 +54,7 @@ def parse_database_url(url: str, *, conn_max_age: int = 600) -> dict[str, Any]:
             path = parts.netloc + path
         if path.startswith("/") and not url.startswith("sqlite:////"):
             path = path[1:] if url.startswith("sqlite:///") else path
-        return sqlite_database(path or ":memory:")
+        return sqlite_database(path or ":memory:", conn_max_age=conn_max_age)
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {parts.scheme!r} is not supported; use postgres:// or sqlite:///"
     )

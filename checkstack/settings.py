@@ -97,7 +97,9 @@ if os.environ.get("DATABASE_URL"):
     }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {"default": sqlite_database(VAR_DIR / "checkstack.sqlite3")}
+    DATABASES = {
+        "default": sqlite_database(VAR_DIR / "checkstack.sqlite3", conn_max_age=CONN_MAX_AGE)
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -140,7 +142,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CHECKSTACK_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # django-q2 logs every enqueued task at INFO; keep its warnings and errors.
+        "django-q": {
+            "handlers": ["console"],
+            "level": os.environ.get("CHECKSTACK_Q_LOG_LEVEL", "WARNING"),
+            "propagate": False,
+        },
+    },
 }
 
 REST_FRAMEWORK = {

@@ -31,7 +31,17 @@ def changed_fields(prev: JSONDict | None, next_: JSONDict | None) -> list[str]:
     prev_c = canonical(prev) if prev is not None else {}
     next_c = canonical(next_)
     fields = set(prev_c) | set(next_c)
-    return sorted(f for f in fields if _dumps(prev_c.get(f)) != _dumps(next_c.get(f)))
+    return sorted(f for f in fields if not _same(prev_c.get(f), next_c.get(f)))
+
+
+_SCALARS = (str, int, float, type(None))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as canonical JSON (so ``1`` and ``True`` differ, and so do ``1`` and ``1.0``)."""
+    if type(a) is type(b) and type(a) in _SCALARS:
+        return bool(a == b)
+    return _dumps(a) == _dumps(b)
 
 
 def _dumps(value: Any) -> str:

@@ -72,7 +72,11 @@ class Change(models.Model):
 class Transition(models.Model):
     """One changed field of a non-tombstone change; powers ``in_state_since`` and counts."""
 
-    change = models.ForeignKey(Change, on_delete=models.CASCADE, related_name="transitions")
+    # No database constraint on the log's own references: the entity handle writes the rows
+    # together, and a deferred foreign-key check per row would run at every COMMIT.
+    change = models.ForeignKey(
+        Change, on_delete=models.CASCADE, related_name="transitions", db_constraint=False
+    )
     kind = models.CharField(max_length=100)
     entity_id = models.CharField(max_length=255)
     field = models.CharField(max_length=100)
@@ -98,7 +102,9 @@ class TriggerEvent(models.Model):
     event = models.CharField(max_length=150)
     payload = models.JSONField()
     context_key = models.CharField(max_length=255, null=True, blank=True)
-    change = models.ForeignKey(Change, on_delete=models.PROTECT, related_name="trigger_events")
+    change = models.ForeignKey(
+        Change, on_delete=models.PROTECT, related_name="trigger_events", db_constraint=False
+    )
     actor = models.JSONField()
     created_at = models.DateTimeField()
     dispatched_at = models.DateTimeField(null=True, blank=True)
@@ -128,7 +134,13 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One durable (work-queue) delivery of a change to a subscriber group; part of the outbox."""
 
-    change = models.ForeignKey(Change, on_delete=models.PROTECT, related_name="deliveries")
+    change = models.ForeignKey(
+        Change,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        db_constraint=False,
+        db_index=False,  # the unique (change, group) constraint serves lookups by change
+    )
     group = models.CharField(max_length=100)
     kind = models.CharField(max_length=100)
     entity_id = models.CharField(max_length=255)

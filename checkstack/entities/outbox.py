@@ -2,16 +2,22 @@
 
 The change row, its field transitions, the derived trigger events and one delivery row per
 durable subscriber are inserted in the write's transaction: they commit or roll back with the
-domain rows. After COMMIT the in-process subscribers and the ``entity_changed`` signal run in
-the committing process (errors logged, never raised into the write).
+domain rows. On PostgreSQL all of them go in one statement (data-modifying CTEs), so logging a
+change costs one round trip whatever it carries. After COMMIT one django-q2 task per new
+delivery and trigger event is enqueued (with the ORM broker: one INSERT for all of them), then
+the in-process subscribers and the ``entity_changed`` signal run in the committing process;
+their errors are logged, never raised into the write.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from . import registry
 from .conf import app_settings
@@ -23,95 +29,202 @@ logger = logging.getLogger("checkstack.entities")
 
 DerivedEvent = tuple[str, JSONDict, str | None]
 
+DELIVER_TASK = "checkstack.entities.tasks.deliver"
+DISPATCH_TASK = "checkstack.entities.tasks.dispatch_trigger_event"
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)  # type: ignore[no-any-return]
+
 
 def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
-    row = Change(
-        change_id=change.change_id,
-        kind=change.kind,
-        entity_id=change.entity_id,
-        seq=change.seq,
-        prev=change.prev,
-        next=change.next,
-        delta=change.delta,
-        changed_fields=change.changed_fields,
-        actor=change.actor,
-        run_id=change.run_id,
-        occurred_at=change.occurred_at,
-        request_id=change.request_id,
-    )
-    Change.objects.bulk_create([row])
-    if change.next is not None:
-        Transition.objects.bulk_create(
-            [
-                Transition(
-                    change_id=change.change_id,
-                    kind=change.kind,
-                    entity_id=change.entity_id,
-                    field=field,
-                    from_value=(change.prev or {}).get(field),
-                    to_value=change.next.get(field),
-                    occurred_at=change.occurred_at,
-                )
-                for field in change.changed_fields
-            ]
-        )
-    event_ids: list[uuid.UUID] = []
-    if events:
-        rows = [
-            TriggerEvent(
-                id=uuid.uuid4(),
-                event=trigger_id,
-                payload=payload,
-                context_key=context_key,
-                change_id=change.change_id,
-                actor=change.actor,
-                created_at=change.occurred_at,
-            )
-            for trigger_id, payload, context_key in events
+    """Insert the change, its transitions, trigger events and deliveries; enqueue after COMMIT."""
+    transitions = (
+        [
+            {"field": f, "from_value": (change.prev or {}).get(f), "to_value": change.next.get(f)}
+            for f in change.changed_fields
         ]
-        TriggerEvent.objects.bulk_create(rows)
-        event_ids = [r.id for r in rows]
-    delivery_ids: list[int] = []
-    queues = registry.work_queues_for(change.kind)
-    if queues:
-        deliveries = Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    change_id=change.change_id,
-                    group=queue.group,
-                    kind=change.kind,
-                    entity_id=change.entity_id,
-                    seq=change.seq,
-                    max_attempts=queue.max_attempts,
-                    created_at=change.occurred_at,
-                    next_attempt_at=change.occurred_at,
-                )
-                for queue in queues
-            ]
-        )
-        delivery_ids = [d.pk for d in deliveries if d.pk is not None]
+        if change.next is not None
+        else []
+    )
+    event_rows = [
+        {"id": str(uuid.uuid4()), "event": trigger_id, "payload": payload, "context_key": key}
+        for trigger_id, payload, key in events
+    ]
+    queues = [
+        {"grp": q.group, "max_attempts": q.max_attempts}
+        for q in registry.work_queues_for(change.kind)
+    ]
+    if connection.vendor == "postgresql":
+        delivery_ids = _insert_postgresql(change, transitions, event_rows, queues)
+    else:
+        delivery_ids = _insert_portable(change, transitions, event_rows, queues)
+    event_ids = [uuid.UUID(e["id"]) for e in event_rows]
     transaction.on_commit(lambda: after_commit(change, delivery_ids, event_ids), robust=True)
+
+
+def _insert_postgresql(
+    change: EntityChange,
+    transitions: list[JSONDict],
+    events: list[JSONDict],
+    queues: list[JSONDict],
+) -> list[int]:
+    at = change.occurred_at
+    sql = f"""
+        WITH c AS (
+            INSERT INTO {_table(Change)} (change_id, kind, entity_id, seq, prev, next, delta,
+                changed_fields, actor, run_id, occurred_at, request_id)
+            VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s,
+                %s, %s)
+        ), t AS (
+            INSERT INTO {_table(Transition)} (change_id, kind, entity_id, field, from_value,
+                to_value, occurred_at)
+            SELECT %s, %s, %s, x.field, x.from_value, x.to_value, %s
+            FROM jsonb_to_recordset(%s::jsonb) AS x(field text, from_value jsonb, to_value jsonb)
+        ), e AS (
+            INSERT INTO {_table(TriggerEvent)} (id, event, payload, context_key, change_id, actor,
+                created_at, dispatched_at)
+            SELECT x.id, x.event, x.payload, x.context_key, %s, %s::jsonb, %s, NULL
+            FROM jsonb_to_recordset(%s::jsonb) AS x(id uuid, event text, payload jsonb,
+                context_key text)
+        )
+        INSERT INTO {_table(Delivery)} (change_id, "group", kind, entity_id, seq, status,
+            attempts, max_attempts, last_error, created_at, next_attempt_at, finished_at)
+        SELECT %s, x.grp, %s, %s, %s, 'pending', 0, x.max_attempts, '', %s, %s, NULL
+        FROM jsonb_to_recordset(%s::jsonb) AS x(grp text, max_attempts int)
+        RETURNING id
+    """
+    cid, kind, eid, actor = change.change_id, change.kind, change.entity_id, _json(change.actor)
+    params = [
+        cid, kind, eid, change.seq, _json(change.prev), _json(change.next), _json(change.delta),
+        _json(change.changed_fields), actor, change.run_id, at, change.request_id,
+        cid, kind, eid, at, _json(transitions),
+        cid, actor, at, _json(events),
+        cid, kind, eid, change.seq, at, at, _json(queues),
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert_portable(
+    change: EntityChange,
+    transitions: list[JSONDict],
+    events: list[JSONDict],
+    queues: list[JSONDict],
+) -> list[int]:
+    """One statement per table through the raw cursor (SQLite: no network round trips)."""
+    ops = connection.ops
+    uuid_field = Change._meta.get_field("change_id")
+    cid = uuid_field.get_db_prep_value(change.change_id, connection)
+    at = ops.adapt_datetimefield_value(change.occurred_at)
+    kind, eid, actor = change.kind, change.entity_id, _json(change.actor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_table(Change)} (change_id, kind, entity_id, seq, prev, next, delta, "
+            "changed_fields, actor, run_id, occurred_at, request_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [cid, kind, eid, change.seq, _json(change.prev), _json(change.next),
+             _json(change.delta), _json(change.changed_fields), actor, change.run_id, at,
+             change.request_id],
+        )  # fmt: skip
+        if transitions:
+            cursor.executemany(
+                f"INSERT INTO {_table(Transition)} (change_id, kind, entity_id, field, "
+                "from_value, to_value, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (cid, kind, eid, t["field"], _json(t["from_value"]), _json(t["to_value"]), at)
+                    for t in transitions
+                ],
+            )
+        if events:
+            cursor.executemany(
+                f"INSERT INTO {_table(TriggerEvent)} (id, event, payload, context_key, change_id, "
+                "actor, created_at, dispatched_at) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)",
+                [
+                    (uuid_field.get_db_prep_value(uuid.UUID(e["id"]), connection), e["event"],
+                     _json(e["payload"]), e["context_key"],
+                     cid, actor, at)
+                    for e in events
+                ],
+            )  # fmt: skip
+        delivery_ids = []
+        for queue in queues:
+            cursor.execute(
+                f'INSERT INTO {_table(Delivery)} (change_id, "group", kind, entity_id, seq, '
+                "status, attempts, max_attempts, last_error, created_at, next_attempt_at, "
+                "finished_at) VALUES (%s, %s, %s, %s, %s, 'pending', 0, %s, '', %s, %s, NULL) "
+                "RETURNING id",
+                [cid, queue["grp"], kind, eid, change.seq, queue["max_attempts"], at, at],
+            )
+            delivery_ids.append(cursor.fetchone()[0])
+    return delivery_ids
+
+
+# -- after COMMIT ---------------------------------------------------------------------------
+
+
+class _CollectingBroker:
+    """Stands in for a broker so django-q2's ``async_task`` packs tasks without sending them."""
+
+    def __init__(self, list_key: str) -> None:
+        self.list_key = list_key
+        self.packages: list[str] = []
+
+    def enqueue(self, package: str) -> None:
+        self.packages.append(package)
 
 
 def enqueue(delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
     """One django-q2 task per delivery and per trigger event.
 
-    A broker failure is logged and swallowed: the rows stay pending and the sweeper
-    re-enqueues them.
+    Tasks are packed by django-q2 itself (signing, options, ``pre_enqueue``); with the ORM
+    broker they are stored with one INSERT. A broker failure is logged and swallowed: the rows
+    stay pending and the sweeper re-enqueues them.
     """
-    if not app_settings.ENQUEUE:
+    if not app_settings.ENQUEUE or not (delivery_ids or event_ids):
         return
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    jobs: list[tuple[str, int | str]] = [
-        ("checkstack.entities.tasks.deliver", d) for d in delivery_ids
-    ]
-    jobs += [("checkstack.entities.tasks.dispatch_trigger_event", str(e)) for e in event_ids]
-    for func, arg in jobs:
-        try:
-            async_task(func, arg, task_name=f"{func.rsplit('.', 1)[1]}:{arg}")
-        except Exception:
-            logger.exception("Could not enqueue %s(%s); the sweeper will pick it up", func, arg)
+    jobs: list[tuple[str, int | str]] = [(DELIVER_TASK, d) for d in delivery_ids]
+    jobs += [(DISPATCH_TASK, str(e)) for e in event_ids]
+    collector = _CollectingBroker(Conf.CLUSTER_NAME)
+    try:
+        for func, arg in jobs:
+            async_task(func, arg, broker=collector, task_name=f"{func.rsplit('.', 1)[1]}:{arg}")
+        if not collector.packages:
+            return  # ran synchronously (Q_CLUSTER sync mode)
+        if Conf.ORM and not Conf.BROKER_CLASS:
+            _store_orm_tasks(Conf.ORM, collector.list_key, collector.packages)
+        else:
+            broker = get_broker()
+            for package in collector.packages:
+                broker.enqueue(package)
+    except Exception:
+        logger.exception(
+            "Could not enqueue %s outbox task(s); the sweeper will pick them up", len(jobs)
+        )
+
+
+def _store_orm_tasks(alias: str, key: str, packages: list[str]) -> None:
+    from django.db import connections
+    from django_q.models import OrmQ
+
+    db = connections[alias]
+    now = db.ops.adapt_datetimefield_value(timezone.now())
+    table = db.ops.quote_name(OrmQ._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s)"] * len(packages))
+    params: list[Any] = []
+    for package in packages:
+        params += [key, package, now]
+    with db.cursor() as cursor:
+        cursor.execute(f'INSERT INTO {table} ("key", payload, "lock") VALUES {rows}', params)
 
 
 def after_commit(change: EntityChange, delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from pydantic import ValidationError
 
 from checkstack.entities import (
@@ -314,16 +314,32 @@ def test_invalid_next_rolls_back_and_raises_validation_error(
     assert seqs(widgets, "w1") == [1, 2]
 
 
-def test_failing_transition_insert_rolls_back_the_domain_write(
-    widgets, monkeypatch, broadcast_log, django_capture_on_commit_callbacks
+def fail_statements_touching(table: str) -> Callable[..., Any]:
+    """An execute wrapper making the database refuse every write statement naming ``table``."""
+
+    def wrapper(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        if table in sql and sql.lstrip().upper().startswith(("INSERT", "WITH")):
+            raise DatabaseError(f"simulated failure writing {table}")
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+@pytest.mark.parametrize(
+    "table", ["entities_change", "entities_transition", "entities_triggerevent"]
+)
+def test_failing_log_or_outbox_insert_rolls_back_the_domain_write(
+    widgets, broadcast_log, django_capture_on_commit_callbacks, table
 ):
     create_widget(widgets, "w1", status="open")
 
-    def fail(*args: Any, **kwargs: Any) -> None:
-        raise Boom("log insert failed")
-
-    monkeypatch.setattr("checkstack.entities.outbox.Transition.objects.bulk_create", fail)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Boom):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        connection.execute_wrapper(fail_statements_touching(table)),
+        pytest.raises(DatabaseError, match="simulated failure"),
+    ):
         widgets.mutate("w1", update_widget("w1", status="closed"))
 
     assert callbacks == []
@@ -331,24 +347,10 @@ def test_failing_transition_insert_rolls_back_the_domain_write(
     assert Widget.objects.get(id="w1").status == "open"
     assert seqs(widgets, "w1") == [1]
     assert TriggerEvent.objects.filter(change__entity_id="w1").count() == 1
-
-
-def test_failing_trigger_event_insert_rolls_back_the_domain_write(
-    widgets, monkeypatch, django_capture_on_commit_callbacks
-):
-    create_widget(widgets, "w1", status="open")
-
-    def fail(*args: Any, **kwargs: Any) -> None:
-        raise Boom("outbox insert failed")
-
-    monkeypatch.setattr("checkstack.entities.outbox.TriggerEvent.objects.bulk_create", fail)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Boom):
-        widgets.mutate("w1", update_widget("w1", status="closed"))
-
-    assert callbacks == []
-    assert Widget.objects.get(id="w1").status == "open"
-    assert seqs(widgets, "w1") == [1]
     assert not Transition.objects.filter(entity_id="w1", to_value="closed").exists()
+    # The seq the failed write reserved was rolled back with it.
+    widgets.mutate("w1", update_widget("w1", status="closed"))
+    assert seqs(widgets, "w1") == [1, 2]
 
 
 # -- remove -----------------------------------------------------------------------------------

@@ -1,0 +1,803 @@
+"""``manage.py bench_entities``: what an entity write costs next to a plain ORM update.
+
+Measures on the configured database (a) ``filter(pk=...).update(...)`` of one row in autocommit
+and (b) the same domain write through ``EntityHandle.mutate`` (entity lock, prev read, apply,
+next read, change + transition + trigger-event rows, after-commit enqueue and notification) on
+incident-shaped bench tables; (c), the same as (b) with ``CHECKSTACK_ENQUEUE`` off, shows what
+the after-commit enqueue adds. The tables live in an isolated app registry, so they never reach
+migrations; they, the temporary ``bench-item`` kind and trigger, every log row and every queued
+task of the run are removed at the end, so the command can run against a production database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import gc
+import json
+import math
+import os
+import platform
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import django
+from django.apps.registry import Apps
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+from pydantic import BaseModel, Field
+
+from checkstack.automation import registry as automation_registry
+from checkstack.entities import registry as entity_registry
+from checkstack.entities.handle import EntityHandle, define_entity
+from checkstack.entities.models import (
+    Change,
+    Delivery,
+    EntitySequence,
+    Transition,
+    TriggerEvent,
+)
+from checkstack.entities.sql import read_rows_with_linked_ids
+from checkstack.entities.types import EntityChange
+
+KIND = "bench-item"
+TRIGGER = "bench.item.updated"
+BENCH_ACTOR = {"type": "system", "id": "bench-entities", "name": "bench_entities"}
+SEVERITIES = ("major", "critical")
+SYSTEMS_PER_ITEM = 3
+# The measured writes alternate in blocks, so drift of a shared machine hits all of them alike.
+BLOCK = 50
+PROFILED_WRITES = 200
+# The issue's targets for (b)/(a).
+TARGET_RATIO = {"postgresql": 3.0, "sqlite": 5.0}
+
+bench_apps = Apps()
+
+
+class BenchItem(models.Model):
+    """Incident-shaped row: the reactive fields plus columns the entity state leaves out."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    status = models.CharField(max_length=20)
+    severity = models.CharField(max_length=20)
+    title = models.CharField(max_length=200)
+    updated_at = models.DateTimeField()
+
+    objects: models.Manager[BenchItem] = models.Manager()
+
+    class Meta:
+        apps = bench_apps
+        app_label = "checkstack_bench"
+        db_table = "checkstack_bench_item"
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class BenchItemSystem(models.Model):
+    """The linked ids of an item, like an incident's systems."""
+
+    item = models.ForeignKey(BenchItem, on_delete=models.CASCADE, related_name="systems")
+    item_id: str  # the stubs' plugin does not see models outside the global app registry
+    system_id = models.CharField(max_length=64)
+
+    objects: models.Manager[BenchItemSystem] = models.Manager()
+
+    class Meta:
+        apps = bench_apps
+        app_label = "checkstack_bench"
+        db_table = "checkstack_bench_item_system"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "system_id"], name="checkstack_bench_item_system_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} -> {self.system_id}"
+
+
+BENCH_MODELS: tuple[type[models.Model], ...] = (BenchItem, BenchItemSystem)
+
+
+class BenchItemState(BaseModel):
+    status: str
+    severity: str
+    systemIds: list[str] = Field(default_factory=list)
+
+
+class BenchItemPayload(BaseModel):
+    itemId: str
+    status: str
+    severity: str
+    systemIds: list[str]
+    previousSeverity: str | None = None
+
+
+def read_items(ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Batched read, like the incident kind's: one query for the rows and their linked ids."""
+    rows = read_rows_with_linked_ids(
+        BenchItem, ("status", "severity"), BenchItemSystem, "item", "system_id", ids
+    )
+    return {
+        item_id: {"status": row["status"], "severity": row["severity"], "systemIds": systems}
+        for item_id, (row, systems) in rows.items()
+    }
+
+
+def derive_item_events(change: EntityChange) -> list[str]:
+    return [TRIGGER] if change.next is not None else []
+
+
+def item_payload(change: EntityChange) -> dict[str, Any]:
+    state = change.next or change.prev or {}
+    payload: dict[str, Any] = {
+        "itemId": change.entity_id,
+        "status": state.get("status"),
+        "severity": state.get("severity"),
+        "systemIds": state.get("systemIds") or [],
+    }
+    if "severity" in change.changed_fields and change.prev is not None:
+        payload["previousSeverity"] = change.prev.get("severity")
+    return payload
+
+
+def register_bench_kind() -> EntityHandle[BenchItemState]:
+    """Define ``bench-item`` and its trigger (call between registry snapshot and restore)."""
+    automation_registry.register_trigger(
+        TRIGGER,
+        "Bench item updated",
+        "Emitted by manage.py bench_entities for every write of a bench item.",
+        "Benchmarks",
+        BenchItemPayload,
+        context_key=lambda payload: payload["itemId"],
+    )
+    handle = define_entity(kind=KIND, state=BenchItemState, read=read_items)
+    entity_registry.register_change_deriver(KIND, derive_item_events, item_payload, emits=[TRIGGER])
+    return handle
+
+
+def other_severity(severity: str) -> str:
+    return SEVERITIES[1] if severity == SEVERITIES[0] else SEVERITIES[0]
+
+
+# -- the writes under test -------------------------------------------------------------------
+
+
+class PlainWriter:
+    """(a): one ``UPDATE`` in autocommit; severities are tracked here to alternate them."""
+
+    def __init__(self, item_ids: list[str]) -> None:
+        self.item_ids = item_ids
+        self.severity = dict.fromkeys(item_ids, SEVERITIES[0])
+
+    def __call__(self, i: int) -> None:
+        item_id = self.item_ids[i % len(self.item_ids)]
+        severity = other_severity(self.severity[item_id])
+        BenchItem.objects.filter(pk=item_id).update(severity=severity, updated_at=timezone.now())
+        self.severity[item_id] = severity
+
+
+class EntityWriter:
+    """(b): the same update as the ``apply`` of ``handle.mutate``; every write logs a change."""
+
+    def __init__(self, handle: EntityHandle[BenchItemState], item_ids: list[str]) -> None:
+        self.handle = handle
+        self.item_ids = item_ids
+
+    def __call__(self, i: int) -> None:
+        item_id = self.item_ids[i % len(self.item_ids)]
+
+        def apply(prev: BenchItemState | None) -> None:
+            if prev is None:
+                raise CommandError(f"bench item {item_id} vanished during the run")
+            BenchItem.objects.filter(pk=item_id).update(
+                severity=other_severity(prev.severity), updated_at=timezone.now()
+            )
+
+        self.handle.mutate(item_id, apply, actor=BENCH_ACTOR)
+
+
+@contextlib.contextmanager
+def enqueue_switch(enqueue: bool) -> Iterator[None]:
+    """``CHECKSTACK_ENQUEUE`` off for (c); the configured value otherwise."""
+    if enqueue:
+        yield
+    else:
+        with override_settings(CHECKSTACK_ENQUEUE=False):
+            yield
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+def percentile(sorted_ns: list[int], pct: float) -> float:
+    """Nearest-rank percentile of sorted nanosecond samples, in milliseconds."""
+    rank = max(1, math.ceil(pct / 100 * len(sorted_ns)))
+    return sorted_ns[rank - 1] / 1e6
+
+
+def describe_sql(sql: str) -> str:
+    """``INSERT entities_change``: the verb and the table of a statement."""
+    text = " ".join(sql.split())
+    write = re.match(r'(INSERT INTO|UPDATE|DELETE FROM)\s+"?([\w.]+)"?', text, re.IGNORECASE)
+    if write:
+        return f"{write[1].split()[0].upper()} {write[2]}"
+    read = re.match(r'SELECT\b.*?\bFROM\s+"?([\w.]+)"?', text, re.IGNORECASE)
+    if read:
+        return f"SELECT {read[1]}"
+    return text[:60]
+
+
+class DriverClock:
+    """Times what writes spend in the database driver: statements, COMMIT, connection events.
+
+    Statements are timed by position within a write (so the prev and next reads show apart);
+    the connection's own methods are wrapped on the instance for the duration of the block.
+    """
+
+    CONNECTION_EVENTS = {
+        "_commit": "COMMIT",
+        "is_usable": "connection health check (SELECT 1)",
+        "close": "connection close",
+        "connect": "connection open (connect + init)",
+    }
+
+    def __init__(self) -> None:
+        self.statements: dict[int, list[int]] = {}
+        self.labels: dict[int, str] = {}
+        self.events: dict[str, list[int]] = {}
+        self.hooks: list[int] = []
+        self.position = 0
+
+    def _execute(self, execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        t0 = time.perf_counter_ns()
+        try:
+            return execute(sql, *args)
+        finally:
+            self.statements.setdefault(self.position, []).append(time.perf_counter_ns() - t0)
+            self.labels.setdefault(self.position, describe_sql(sql))
+            self.position += 1
+
+    def _wrap(self, method: Callable[..., Any], into: list[int]) -> Callable[..., Any]:
+        def timed_method(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter_ns()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                into.append(time.perf_counter_ns() - t0)
+
+        return timed_method
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        names = [*self.CONNECTION_EVENTS, "run_and_clear_commit_hooks"]
+        for name, label in self.CONNECTION_EVENTS.items():
+            setattr(
+                wrapper, name, self._wrap(getattr(wrapper, name), self.events.setdefault(label, []))
+            )
+        wrapper.run_and_clear_commit_hooks = self._wrap(  # type: ignore[method-assign]
+            wrapper.run_and_clear_commit_hooks, self.hooks
+        )
+        try:
+            with wrapper.execute_wrapper(self._execute):
+                yield
+        finally:
+            for name in names:
+                wrapper.__dict__.pop(name, None)  # back to the class's methods
+
+    def count(self, label: str) -> int:
+        return len(self.events.get(label, ()))
+
+
+def breakdown_of(clock: DriverClock, totals: list[int]) -> dict[str, Any]:
+    """Mean time per statement, COMMIT, connection event and Python over the timed writes."""
+    count = len(totals)
+    rows: list[dict[str, Any]] = [
+        {"part": clock.labels[pos], "per_write": len(ns) / count, "mean_ms": sum(ns) / count / 1e6}
+        for pos, ns in sorted(clock.statements.items())
+    ]
+    rows += [
+        {"part": label, "per_write": len(ns) / count, "mean_ms": sum(ns) / count / 1e6}
+        for label, ns in clock.events.items()
+        if ns
+    ]
+    total_ms = sum(totals) / count / 1e6
+    in_driver = sum(row["mean_ms"] for row in rows)
+    rows.append(
+        {"part": "Python (everything else)", "per_write": 1.0, "mean_ms": total_ms - in_driver}
+    )
+    for row in rows:
+        row["share"] = round(row["mean_ms"] / total_ms, 3) if total_ms else 0.0
+        row["mean_ms"] = round(row["mean_ms"], 4)
+        row["per_write"] = round(row["per_write"], 2)
+    return {
+        "writes": count,
+        "total_ms": round(total_ms, 4),
+        "after_commit_hooks_ms": round(sum(clock.hooks) / count / 1e6, 4),
+        "parts": rows,
+    }
+
+
+@dataclasses.dataclass
+class Measurement:
+    """One kind of write: its latency samples, round trips and time breakdown."""
+
+    label: str
+    write: Callable[[int], None]
+    enqueue: bool = True
+    item_ids: list[str] = dataclasses.field(default_factory=list)
+    writes: int = 0
+    samples_ns: list[int] = dataclasses.field(default_factory=list)
+    statements: list[str] = dataclasses.field(default_factory=list)
+    hidden: list[str] = dataclasses.field(default_factory=list)
+    breakdown: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ops_per_s(self) -> float:
+        return len(self.samples_ns) / (sum(self.samples_ns) / 1e9)
+
+    def run(self, start: int, count: int, into: list[int] | None = None) -> None:
+        """Writes ``start`` .. ``start + count - 1``, each timed into ``into`` (the samples)."""
+        samples = self.samples_ns if into is None else into
+        clock, write = time.perf_counter_ns, self.write
+        with enqueue_switch(self.enqueue):
+            for i in range(start, start + count):
+                t0 = clock()
+                write(i)
+                samples.append(clock() - t0)
+        self.writes += count
+
+    def count_round_trips(self, i: int) -> None:
+        """Capture the statements of one more write, and the round trips the capture misses."""
+        clock = DriverClock()
+        with (
+            enqueue_switch(self.enqueue),
+            clock.installed(),
+            CaptureQueriesContext(connection) as captured,
+        ):
+            self.write(i)
+        self.writes += 1
+        self.statements = [q["sql"] for q in captured.captured_queries]
+        self.hidden = hidden_round_trips(self.statements, clock)
+
+    def profile(self, start: int, count: int) -> None:
+        """Time the driver calls of ``count`` more writes one by one (see ``DriverClock``)."""
+        clock = DriverClock()
+        totals: list[int] = []
+        with enqueue_switch(self.enqueue), clock.installed():
+            for i in range(start, start + count):
+                clock.position = 0
+                t0 = time.perf_counter_ns()
+                self.write(i)
+                totals.append(time.perf_counter_ns() - t0)
+        self.writes += count
+        self.breakdown = breakdown_of(clock, totals)
+
+    def logged(self) -> dict[str, int] | None:
+        """Changes and trigger events the entity writes logged (None for the plain update)."""
+        if not self.item_ids:
+            return None
+        return {
+            "changes": Change.objects.filter(kind=KIND, entity_id__in=self.item_ids).count(),
+            "trigger_events": TriggerEvent.objects.filter(
+                change__kind=KIND, change__entity_id__in=self.item_ids, event=TRIGGER
+            ).count(),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        ordered = sorted(self.samples_ns)
+        return {
+            "label": self.label,
+            "iterations": len(ordered),
+            "ops_per_s": round(self.ops_per_s, 1),
+            "mean_ms": round(sum(ordered) / len(ordered) / 1e6, 4),
+            "p50_ms": round(percentile(ordered, 50), 4),
+            "p99_ms": round(percentile(ordered, 99), 4),
+            "max_ms": round(ordered[-1] / 1e6, 4),
+            "statements": len(self.statements),
+            "hidden_round_trips": list(self.hidden),
+            "round_trips": len(self.statements) + len(self.hidden),
+            "sql": list(self.statements),
+            "breakdown": self.breakdown,
+            "writes": self.writes,
+            "logged": self.logged(),
+        }
+
+
+def hidden_round_trips(statements: list[str], clock: DriverClock) -> list[str]:
+    """What the database sees that ``CaptureQueriesContext`` does not.
+
+    Django (4.2+) logs BEGIN and COMMIT as queries; older versions did not, so add them when
+    missing. Connection health checks run on the raw cursor and are never logged.
+    """
+    hidden: list[str] = []
+    upper = [sql.strip().upper() for sql in statements]
+    if clock.count("COMMIT") and "COMMIT" not in upper:
+        hidden.append("COMMIT")
+        if connection.vendor == "postgresql" and "BEGIN" not in upper:
+            hidden.insert(0, "BEGIN")
+    hidden += ["SELECT 1 (connection health check)"] * clock.count(
+        "connection health check (SELECT 1)"
+    )
+    if connection.vendor != "sqlite":
+        hidden += ["connect"] * clock.count("connection open (connect + init)")
+    return hidden
+
+
+# -- database and machine facts --------------------------------------------------------------
+
+
+def database_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "vendor": connection.vendor,
+        "django": django.get_version(),
+        "conn_max_age": connection.settings_dict.get("CONN_MAX_AGE"),
+        "conn_health_checks": connection.settings_dict.get("CONN_HEALTH_CHECKS"),
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT current_setting('server_version'), current_setting('synchronous_commit'), "
+                "current_setting('fsync'), current_setting('shared_buffers'), "
+                "coalesce(inet_server_addr()::text, 'unix socket')"
+            )
+            version, synchronous_commit, fsync, shared_buffers, address = cursor.fetchone()
+            facts["version"] = version
+            facts["settings"] = {
+                "synchronous_commit": synchronous_commit,
+                "fsync": fsync,
+                "shared_buffers": shared_buffers,
+                "server": address,
+            }
+            try:
+                import psycopg
+
+                facts["driver"] = f"psycopg {psycopg.__version__}"
+            except ImportError:
+                facts["driver"] = "psycopg2"
+        elif connection.vendor == "sqlite":
+            cursor.execute("PRAGMA journal_mode")
+            (journal_mode,) = cursor.fetchone()
+            cursor.execute("PRAGMA synchronous")
+            (synchronous,) = cursor.fetchone()
+            facts["version"] = sqlite3.sqlite_version
+            facts["settings"] = {
+                "journal_mode": journal_mode,
+                "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
+                    synchronous, synchronous
+                ),
+                "transaction_mode": connection.settings_dict.get("OPTIONS", {}).get(
+                    "transaction_mode"
+                ),
+            }
+        else:
+            facts["version"] = "unknown"
+            facts["settings"] = {}
+    facts["broker"] = broker_name()
+    return facts
+
+
+def broker_name() -> str:
+    try:
+        from django_q.conf import Conf
+    except ImportError:
+        return "none"
+    if Conf.ORM:
+        return f"django-q2 ORM ({Conf.ORM})"
+    return "django-q2 (non-ORM)"
+
+
+def machine_facts() -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    affinity = getattr(os, "sched_getaffinity", None)
+    return {
+        "cpus": len(affinity(0)) if affinity else os.cpu_count(),
+        "cpu_model": cpu,
+        "load_average": [round(x, 2) for x in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+# -- setup and cleanup -----------------------------------------------------------------------
+
+
+def drop_bench_tables() -> None:
+    tables = set(connection.introspection.table_names())
+    leftovers = [m for m in reversed(BENCH_MODELS) if m._meta.db_table in tables]
+    if leftovers:
+        with connection.schema_editor() as editor:
+            for model in leftovers:
+                editor.delete_model(model)
+
+
+def create_bench_tables() -> None:
+    with connection.schema_editor() as editor:
+        for model in BENCH_MODELS:
+            editor.create_model(model)
+
+
+def last_queued_task_id() -> int:
+    """Highest django-q2 ORM queue id now (0 if there is no ORM queue table)."""
+    queue = orm_queue()
+    if queue is None:
+        return 0
+    return queue.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def orm_queue() -> Any:
+    try:
+        from django_q.models import OrmQ
+    except ImportError:  # django-q2 not installed
+        return None
+    if OrmQ._meta.db_table not in connection.introspection.table_names():
+        return None
+    return OrmQ
+
+
+def purge_queued_tasks(event_ids: set[str], after_id: int) -> int:
+    """Delete the queued django-q2 tasks (ORM broker) of the bench's trigger events.
+
+    Tasks a running cluster took already find no event and do nothing; other brokers keep
+    theirs until a worker runs them, with the same effect.
+    """
+    queue = orm_queue()
+    if queue is None or not event_ids:
+        return 0
+    ours = [
+        row.pk
+        for row in queue.objects.filter(pk__gt=after_id).only("pk", "payload")
+        if {str(arg) for arg in row.task.get("args") or ()} & event_ids
+    ]
+    return queue.objects.filter(pk__in=ours).delete()[0] if ours else 0
+
+
+def purge_bench_rows(*, queued_after: int = 0) -> dict[str, int]:
+    """Delete every log, outbox and queue row of the bench kind; returns how many of each."""
+    event_ids = {
+        str(pk)
+        for pk in TriggerEvent.objects.filter(change__kind=KIND).values_list("pk", flat=True)
+    }
+    counts = {"queued_tasks": purge_queued_tasks(event_ids, queued_after)}
+    counts["trigger_events"] = TriggerEvent.objects.filter(change__kind=KIND).delete()[0]
+    counts["deliveries"] = Delivery.objects.filter(kind=KIND).delete()[0]
+    counts["transitions"] = Transition.objects.filter(kind=KIND).delete()[0]
+    counts["changes"] = Change.objects.filter(kind=KIND).delete()[0]
+    counts["sequences"] = EntitySequence.objects.filter(kind=KIND).delete()[0]
+    return counts
+
+
+def seed_items(prefix: str, count: int) -> list[str]:
+    now = timezone.now()
+    ids = [f"{prefix}-{n:05d}" for n in range(count)]
+    BenchItem.objects.bulk_create(
+        BenchItem(
+            id=item_id,
+            status="open",
+            severity=SEVERITIES[0],
+            title=f"Bench item {item_id}: database latency above threshold",
+            updated_at=now,
+        )
+        for item_id in ids
+    )
+    BenchItemSystem.objects.bulk_create(
+        BenchItemSystem(item_id=item_id, system_id=f"system-{(n * 7 + k) % 97:03d}")
+        for n, item_id in enumerate(ids)
+        for k in range(SYSTEMS_PER_ITEM)
+    )
+    return ids
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure ops/s and p50/p99 latency of a plain ORM update (autocommit) and of the same "
+        "write through the entity handle (lock, prev read, change log, trigger event) on the "
+        "current database, with SQL round trips per write. Leaves no rows or tables behind."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--iterations", type=int, default=2000, help="Measured writes of each kind."
+        )
+        parser.add_argument(
+            "--warmup", type=int, default=200, help="Unmeasured writes of each kind first."
+        )
+        parser.add_argument(
+            "--items", type=int, default=50, help="Rows the writes go to, round-robin."
+        )
+        parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        iterations, warmup, items = options["iterations"], options["warmup"], options["items"]
+        if iterations < 1 or warmup < 0 or items < 1:
+            raise CommandError("--iterations and --items must be positive, --warmup not negative")
+        if connection.in_atomic_block:
+            raise CommandError("bench_entities measures autocommit writes: run it outside atomic()")
+        results = run_benchmark(iterations=iterations, warmup=warmup, items=items)
+        if options["json"]:
+            self.stdout.write(json.dumps(results, indent=2))
+        else:
+            self.stdout.write(format_report(results))
+
+
+def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]:
+    entities_state = entity_registry.snapshot()
+    automation_state = automation_registry.snapshot()
+    frozen = False
+    queued_before = last_queued_task_id()
+    try:
+        drop_bench_tables()
+        purge_bench_rows()  # leftovers of a run that crashed
+        create_bench_tables()
+        handle = register_bench_kind()
+        plain = PlainWriter(seed_items("plain", items))
+        entity = EntityWriter(handle, seed_items("entity", items))
+        quiet = EntityWriter(handle, seed_items("quiet", items))
+        runs = [
+            Measurement("(a) plain update, autocommit", plain),
+            Measurement("(b) entity write, handle.mutate", entity, item_ids=entity.item_ids),
+            Measurement(
+                "(c) = (b) with CHECKSTACK_ENQUEUE off",
+                quiet,
+                enqueue=False,
+                item_ids=quiet.item_ids,
+            ),
+        ]
+        warm: list[int] = []
+        for start in range(0, warmup, BLOCK):
+            for measurement in runs:
+                measurement.run(start, min(BLOCK, warmup - start), into=warm)
+        gc.collect()
+        gc.freeze()  # architecture.md: collector pauses made the p99 in the prototype
+        frozen = True
+        end = warmup + iterations
+        for start in range(warmup, end, BLOCK):
+            for measurement in runs:
+                measurement.run(start, min(BLOCK, end - start))
+        for measurement in runs:
+            measurement.count_round_trips(end)
+            measurement.profile(end + 1, min(PROFILED_WRITES, iterations))
+        return summarize(runs, iterations=iterations, warmup=warmup, items=items)
+    finally:
+        if frozen:
+            gc.unfreeze()
+        try:
+            purge_bench_rows(queued_after=queued_before)
+            drop_bench_tables()
+        finally:
+            entity_registry.restore(entities_state)
+            automation_registry.restore(automation_state)
+
+
+def summarize(
+    measurements: list[Measurement],
+    *,
+    iterations: int,
+    warmup: int,
+    items: int,
+) -> dict[str, Any]:
+    plain, entity, entity_quiet = (m.as_dict() for m in measurements)
+
+    def ratio(m: dict[str, Any]) -> dict[str, float]:
+        return {
+            "p50": round(m["p50_ms"] / plain["p50_ms"], 2),
+            "ops_per_s": round(plain["ops_per_s"] / m["ops_per_s"], 2),
+        }
+
+    target = TARGET_RATIO.get(connection.vendor)
+    entity_ratio = ratio(entity)
+    return {
+        "database": database_facts(),
+        "machine": machine_facts(),
+        "run": {
+            "iterations": iterations,
+            "warmup": warmup,
+            "items": items,
+            "block": BLOCK,
+            "profiled_writes": min(PROFILED_WRITES, iterations),
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+        "plain": plain,
+        "entity": entity,
+        "entity_without_enqueue": entity_quiet,
+        "ratio": entity_ratio,
+        "ratio_without_enqueue": ratio(entity_quiet),
+        "target": {
+            "max_ratio": target,
+            "met": None if target is None else max(entity_ratio.values()) <= target,
+        },
+    }
+
+
+# -- the report ------------------------------------------------------------------------------
+
+MEASUREMENTS = ("plain", "entity", "entity_without_enqueue")
+
+
+def _lines(results: dict[str, Any]) -> Iterator[str]:
+    db, machine, run = results["database"], results["machine"], results["run"]
+    settings = ", ".join(f"{k}={v}" for k, v in db["settings"].items())
+    yield f"bench_entities on {db['vendor']} {db['version']} ({settings})"
+    yield (
+        f"Django {db['django']}{', ' + db['driver'] if db.get('driver') else ''}, "
+        f"CONN_MAX_AGE={db['conn_max_age']}, CONN_HEALTH_CHECKS={db['conn_health_checks']}, "
+        f"broker: {db['broker']}"
+    )
+    yield (
+        f"Python {machine['python']}, {machine['cpus']} CPUs: {machine['cpu_model']}, "
+        f"load average {machine['load_average']}"
+    )
+    yield (
+        f"{run['iterations']} measured writes of each kind after {run['warmup']} warm-up writes, "
+        f"round-robin over {run['items']} rows each, kinds alternating in blocks of {run['block']}"
+    )
+    yield ""
+    yield f"{'':40}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    for key in MEASUREMENTS:
+        m = results[key]
+        yield (
+            f"{m['label']:40}{m['ops_per_s']:>9,.0f}{m['p50_ms']:>9.3f}"
+            f"{m['p99_ms']:>9.3f}{m['max_ms']:>9.3f}"
+        )
+    ratio, quiet, target = results["ratio"], results["ratio_without_enqueue"], results["target"]
+    yield f"ratio b/a: {ratio['ops_per_s']:.2f}x by ops/s, {ratio['p50']:.2f}x by p50"
+    yield f"ratio c/a: {quiet['ops_per_s']:.2f}x by ops/s, {quiet['p50']:.2f}x by p50"
+    if target["max_ratio"] is not None:
+        verdict = "met" if target["met"] else "MISSED"
+        yield f"target b/a on {db['vendor']}: at most {target['max_ratio']:.0f}x -> {verdict}"
+    yield ""
+    yield "Round trips per write (statements captured on one more write, in order):"
+    for key in MEASUREMENTS:
+        m = results[key]
+        hidden = "".join(f" + {part}" for part in m["hidden_round_trips"])
+        yield f"  {m['label']}: {m['statements']} captured{hidden} = {m['round_trips']}"
+        for n, sql in enumerate(m["sql"], 1):
+            yield f"    {n:2}. {describe_sql(sql)}"
+    yield ""
+    yield (
+        f"Where the time goes (means over {run['profiled_writes']} more writes; driver calls "
+        "timed one by one, the rest is Python):"
+    )
+    for key in MEASUREMENTS:
+        m, breakdown = results[key], results[key]["breakdown"]
+        yield (
+            f"  {m['label']}: {breakdown['total_ms']:.3f} ms, of which after-commit hooks "
+            f"{breakdown['after_commit_hooks_ms']:.3f} ms"
+        )
+        for row in breakdown["parts"]:
+            yield (
+                f"    {row['part']:44}{row['per_write']:>5.2f}x{row['mean_ms']:>9.3f} ms"
+                f"{row['share']:>8.1%}"
+            )
+    if db["vendor"] == "postgresql":
+        yield "  (on PostgreSQL the first statement of a transaction carries the driver's BEGIN)"
+    yield ""
+    for key in MEASUREMENTS[1:]:
+        m, logged = results[key], results[key]["logged"]
+        yield (
+            f"{m['label']}: {m['writes']} writes logged {logged['changes']} changes and "
+            f"{logged['trigger_events']} {TRIGGER} events"
+        )
+    yield "All deleted again, with their queued tasks and the bench tables."
+
+
+def format_report(results: dict[str, Any]) -> str:
+    return "\n".join(_lines(results))

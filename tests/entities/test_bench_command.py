@@ -1,0 +1,139 @@
+"""``manage.py bench_entities``: reports both writes and leaves nothing behind."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django_q.models import OrmQ
+from pydantic import BaseModel
+
+from checkstack.automation import registry as automation_registry
+from checkstack.entities import define_entity
+from checkstack.entities import registry as entity_registry
+from checkstack.entities.management.commands import bench_entities
+from checkstack.entities.models import Change, EntitySequence, Transition, TriggerEvent
+from checkstack.errors import RegistrationError
+from tests.testapp.entity import create_widget
+
+BENCH_TABLES = ("checkstack_bench_item", "checkstack_bench_item_system")
+
+
+def run_bench(**options: Any) -> str:
+    out = io.StringIO()
+    call_command("bench_entities", iterations=20, warmup=5, items=3, stdout=out, **options)
+    return out.getvalue()
+
+
+def bench_tables_left() -> set[str]:
+    return set(BENCH_TABLES) & set(connection.introspection.table_names())
+
+
+def bench_rows_left() -> dict[str, int]:
+    return {
+        "changes": Change.objects.filter(kind="bench-item").count(),
+        "transitions": Transition.objects.filter(kind="bench-item").count(),
+        "trigger_events": TriggerEvent.objects.filter(change__kind="bench-item").count(),
+        "sequences": EntitySequence.objects.filter(kind="bench-item").count(),
+    }
+
+
+NOTHING_LEFT = {"changes": 0, "transitions": 0, "trigger_events": 0, "sequences": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_entities_measures_both_writes_and_leaves_nothing_behind(widgets: Any) -> None:
+    create_widget(widgets, "w1", tags=["db"], status="open")
+    queued_before = OrmQ.objects.count()
+    entities_before = entity_registry.snapshot()
+    automation_before = automation_registry.snapshot()
+
+    results = json.loads(run_bench(json=True))
+
+    assert results["database"]["vendor"] == connection.vendor
+    for key in ("plain", "entity", "entity_without_enqueue"):
+        measurement = results[key]
+        assert measurement["iterations"] == 20
+        assert measurement["ops_per_s"] > 0
+        assert 0 < measurement["p50_ms"] <= measurement["p99_ms"] <= measurement["max_ms"]
+    plain, entity = results["plain"], results["entity"]
+    assert plain["round_trips"] == 1
+    assert plain["sql"][0].startswith("UPDATE") and "checkstack_bench_item" in plain["sql"][0]
+    statements = [bench_entities.describe_sql(sql) for sql in entity["sql"]]
+    for expected in (
+        "UPDATE checkstack_bench_item",
+        "SELECT checkstack_bench_item_system",
+        "INSERT entities_entitysequence",
+    ):
+        assert expected in statements
+    # The change and its outbox rows: one statement on PostgreSQL, one per table elsewhere.
+    log_sql = " ".join(entity["sql"])
+    assert "entities_change" in log_sql and "entities_triggerevent" in log_sql
+    assert entity["round_trips"] == entity["statements"] + len(entity["hidden_round_trips"])
+    assert entity["round_trips"] > plain["round_trips"]
+    assert results["ratio"]["p50"] > 0 and results["ratio"]["ops_per_s"] > 0
+    # every entity write changed a reactive field: one change and one trigger event each
+    for key in ("entity", "entity_without_enqueue"):
+        writes = results[key]["writes"]
+        assert writes == 5 + 20 + 1 + results["run"]["profiled_writes"]
+        assert results[key]["logged"] == {"changes": writes, "trigger_events": writes}
+
+    assert bench_tables_left() == set()
+    assert bench_rows_left() == NOTHING_LEFT
+    assert OrmQ.objects.count() == queued_before  # its own queued tasks deleted, others kept
+    assert Change.objects.filter(kind="widget").count() == 1
+    assert TriggerEvent.objects.filter(change__kind="widget").count() == 1
+    assert "bench-item" not in entity_registry.kinds()
+    assert automation_registry.get_trigger("bench.item.updated") is None
+    assert entity_registry.snapshot() == entities_before
+    assert automation_registry.snapshot() == automation_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_entities_prints_the_table_round_trips_and_breakdown() -> None:
+    report = run_bench()
+
+    assert f"bench_entities on {connection.vendor}" in report
+    assert "(a) plain update, autocommit" in report
+    assert "(b) entity write, handle.mutate" in report
+    assert "ratio b/a:" in report
+    assert "entities_change" in report
+    assert "Python (everything else)" in report
+    assert bench_tables_left() == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_entities_replaces_what_a_crashed_run_left() -> None:
+    bench_entities.create_bench_tables()
+    bench_entities.seed_items("entity", 2)
+
+    results = json.loads(run_bench(json=True))
+
+    assert results["entity"]["ops_per_s"] > 0
+    assert bench_tables_left() == set()
+    assert bench_rows_left() == NOTHING_LEFT
+
+
+class OtherState(BaseModel):
+    status: str
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_entities_that_fails_drops_its_tables_and_restores_the_registries(
+    isolated_registries: None,
+) -> None:
+    define_entity(kind="bench-item", state=OtherState, read=lambda ids: {})
+    entities_before = entity_registry.snapshot()
+    automation_before = automation_registry.snapshot()
+
+    with pytest.raises(RegistrationError):
+        run_bench()
+
+    assert bench_tables_left() == set()
+    assert automation_registry.get_trigger("bench.item.updated") is None
+    assert entity_registry.snapshot() == entities_before
+    assert automation_registry.snapshot() == automation_before
