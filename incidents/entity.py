@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from checkstack.entities import EntityChange, define_entity, register_change_deriver
 from checkstack.entities.handle import EntityHandle
 from checkstack.entities.registry import get_handle
+from checkstack.entities.sql import read_rows_with_linked_ids
 
 from .choices import Severity, Status
 
@@ -22,24 +23,16 @@ class IncidentState(BaseModel):
 
 
 def read_incidents(ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Two queries at most; none for an empty id list."""
+    """One query (rows with their sorted system ids); none for an empty id list."""
     from .models import Incident, IncidentSystem
 
-    if not ids:
-        return {}
-    states: dict[str, dict[str, Any]] = {
-        row["id"]: {"status": row["status"], "severity": row["severity"], "systemIds": []}
-        for row in Incident.objects.filter(pk__in=ids).values("id", "status", "severity")
+    rows = read_rows_with_linked_ids(
+        Incident, ("status", "severity"), IncidentSystem, "incident", "system_id", ids
+    )
+    return {
+        incident_id: {"status": row["status"], "severity": row["severity"], "systemIds": systems}
+        for incident_id, (row, systems) in rows.items()
     }
-    if states:
-        links = (
-            IncidentSystem.objects.filter(incident_id__in=list(states))
-            .order_by("system_id")
-            .values_list("incident_id", "system_id")
-        )
-        for incident_id, system_id in links:
-            states[incident_id]["systemIds"].append(system_id)
-    return states
 
 
 def derive_incident_events(change: EntityChange) -> list[str]:
