@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from . import registry
@@ -37,9 +37,9 @@ class Outcome(StrEnum):
     DONE = "done"
     RETRY = "retry"
     DEAD = "dead"
-    BUSY = "busy"  # another worker holds the row
+    BUSY = "busy"  # another worker holds the row (or it does not exist)
     BLOCKED = "blocked"  # an earlier delivery of the same entity and group is pending
-    SKIPPED = "skipped"  # already done or dead, missing, or not due yet
+    SKIPPED = "skipped"  # already done or dead, or not due yet
 
 
 _ATTEMPTED = frozenset({Outcome.DONE, Outcome.RETRY, Outcome.DEAD})
@@ -208,29 +208,26 @@ def dispatch_trigger_event(event_id: uuid.UUID | str) -> bool:
 
 
 def due_deliveries(*, grace: float, limit: int) -> list[int]:
-    """Pending deliveries that are due, one per (group, entity): the head of each line.
+    """Due pending deliveries that head their line: no earlier pending one of the same entity
+    and group (a line whose head waits for its retry yields nothing).
 
     New rows younger than ``grace`` are left to their own after-commit enqueue.
     """
     now = timezone.now()
-    rows = (
+    _pending = [DeliveryStatus.PENDING, DeliveryStatus.RUNNING]
+    earlier = Delivery.objects.filter(
+        group=OuterRef("group"),
+        kind=OuterRef("kind"),
+        entity_id=OuterRef("entity_id"),
+        seq__lt=OuterRef("seq"),
+        status__in=_pending,
+    )
+    return list(
         Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         .filter(Q(attempts__gt=0) | Q(created_at__lte=now - dt.timedelta(seconds=grace)))
-        .values("group", "kind", "entity_id")
-        .annotate(first_seq=Min("seq"))
-        .order_by("first_seq")[:limit]
-    )
-    heads = Q()
-    for row in rows:
-        heads |= Q(
-            group=row["group"], kind=row["kind"], entity_id=row["entity_id"], seq=row["first_seq"]
-        )
-    if not rows:
-        return []
-    return list(
-        Delivery.objects.filter(heads, status=DeliveryStatus.PENDING)
+        .exclude(Exists(earlier))
         .order_by("created_at", "pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", flat=True)[:limit]
     )
 
 
@@ -285,26 +282,34 @@ def sweep_inline() -> tuple[int, int]:
 
 
 def retry_now(delivery_ids: Iterable[int]) -> int:
-    """Make failed or dead deliveries pending and due now, and enqueue them."""
+    """Make failed or dead deliveries pending and due now, with a fresh budget of attempts
+    (the subscriber's ``max_attempts`` on top of those used), and enqueue them."""
     from .outbox import enqueue
 
-    ids = list(delivery_ids)
+    now = timezone.now()
     with transaction.atomic():
-        updated = list(
+        deliveries = list(
             Delivery.objects.select_for_update()
-            .filter(pk__in=ids)
+            .filter(pk__in=list(delivery_ids))
             .exclude(status=DeliveryStatus.DONE)
-            .values_list("pk", flat=True)
         )
-        Delivery.objects.filter(pk__in=updated).update(
-            status=DeliveryStatus.PENDING,
-            next_attempt_at=timezone.now(),
-            finished_at=None,
-            # A fresh budget of attempts on top of those already used.
-            max_attempts=F("attempts") + F("max_attempts"),
-        )
-        transaction.on_commit(lambda: enqueue(updated, []), robust=True)
-    return len(updated)
+        for delivery in deliveries:
+            subscription = registry.work_queue_handler(delivery.kind, delivery.group)
+            budget = (
+                subscription.delivery.max_attempts  # type: ignore[union-attr]
+                if subscription is not None
+                else max(1, delivery.max_attempts - delivery.attempts)
+            )
+            delivery.status = DeliveryStatus.PENDING
+            delivery.next_attempt_at = now
+            delivery.finished_at = None
+            delivery.max_attempts = delivery.attempts + budget
+            delivery.save(
+                update_fields=["status", "next_attempt_at", "finished_at", "max_attempts"]
+            )
+        ids = [d.pk for d in deliveries]
+        transaction.on_commit(lambda: enqueue(ids, []), robust=True)
+    return len(ids)
 
 
 def mark_dead(delivery_ids: Iterable[int], *, reason: str = "Marked dead by an operator") -> int:
