@@ -17,6 +17,21 @@ SLUG_ID = re.compile(r"^[a-z0-9][a-z0-9\-_.]{0,99}$")
 MAX_METADATA_BYTES = 64 * 1024
 
 
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+def contains_nul(value: Any) -> bool:
+    """True when a string anywhere in ``value`` (keys included) holds a NUL character,
+    which PostgreSQL text and JSON columns cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
 class Errors:
     """Collects field errors so one call reports every bad field at once."""
 
@@ -38,6 +53,8 @@ def clean_required_text(errors: Errors, field: str, value: Any, max_length: int)
     value = value.strip()
     if len(value) > max_length:
         errors.add(field, f"Ensure this field has no more than {max_length} characters.")
+    if contains_nul(value):
+        errors.add(field, NUL_MESSAGE)
     return value
 
 
@@ -48,6 +65,9 @@ def clean_optional_text(errors: Errors, field: str, value: Any) -> str | None:
     if not isinstance(value, str):
         errors.add(field, "Must be a string or null.")
         return None
+    if contains_nul(value):
+        errors.add(field, NUL_MESSAGE)
+        return None
     return value if value.strip() else None
 
 
@@ -56,6 +76,9 @@ def clean_metadata(errors: Errors, field: str, value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         errors.add(field, "Must be a JSON object.")
+        return {}
+    if contains_nul(value):
+        errors.add(field, NUL_MESSAGE)
         return {}
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > MAX_METADATA_BYTES:
@@ -84,6 +107,9 @@ def clean_id_list(
         isinstance(v, str) and v.strip() for v in value
     ):
         errors.add(field, "Must be a list of non-empty id strings.")
+        return []
+    if contains_nul(value):
+        errors.add(field, NUL_MESSAGE)
         return []
     ids = list(dict.fromkeys(v.strip() for v in value))
     if len(ids) < min_items:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from checkstack.api.serializers import IdListField, StrictInputSerializer
@@ -59,6 +57,3 @@ class GroupUpdateSerializer(StrictInputSerializer):
     name = serializers.CharField(required=False, max_length=200)
     metadata = serializers.DictField(required=False)
     system_ids = IdListField(required=False)
-
-    def given(self) -> dict[str, Any]:
-        return dict(self.validated_data)

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from checkstack.api import ID_PATTERN
 from checkstack.api.history import history_response
 from checkstack.api.permissions import ManageCatalog
 from checkstack.api.schema import ERRORS_READ, ERRORS_WRITE
@@ -36,7 +37,7 @@ class SystemViewSet(viewsets.GenericViewSet):
     permission_classes = [ManageCatalog]
     filter_backends = [DjangoFilterBackend]
     filterset_class = SystemFilter
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = ID_PATTERN
     manage_only_actions = ("history",)
 
     @extend_schema(responses={200: SystemSerializer(many=True), **ERRORS_READ})
@@ -82,7 +83,7 @@ class GroupViewSet(viewsets.GenericViewSet):
     permission_classes = [ManageCatalog]
     filter_backends = [DjangoFilterBackend]
     filterset_class = GroupFilter
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = ID_PATTERN
 
     @extend_schema(responses={200: GroupSerializer(many=True), **ERRORS_READ})
     def list(self, request: Request) -> Response:

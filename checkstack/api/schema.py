@@ -24,3 +24,15 @@ ERROR_503 = OpenApiResponse(
 
 ERRORS_READ = {400: ERROR_400, 401: ERROR_401, 403: ERROR_403, 404: ERROR_404}
 ERRORS_WRITE = {**ERRORS_READ, 409: ERROR_409, 503: ERROR_503}
+
+
+# Fields of the Update component that only managers receive (see UpdateSerializer).
+MANAGER_ONLY_UPDATE_FIELDS = ("edit_history", "created_by")
+
+
+def manager_only_fields_are_optional(result: dict, generator: object, **kwargs: object) -> dict:
+    """Postprocessing hook: other audiences get Update without the manager-only fields."""
+    schema = result.get("components", {}).get("schemas", {}).get("Update")
+    if schema and "required" in schema:
+        schema["required"] = [f for f in schema["required"] if f not in MANAGER_ONLY_UPDATE_FIELDS]
+    return result

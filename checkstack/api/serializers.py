@@ -8,21 +8,21 @@ from typing import Any
 from rest_framework import serializers
 
 from checkstack.entities.models import Change
+from checkstack.validation import NUL_MESSAGE, contains_nul
 
 
 class StrictInputSerializer(serializers.Serializer):
-    """Rejects fields it does not declare (400 naming each unknown field)."""
+    """Rejects fields it does not declare and NUL characters anywhere (400 naming each field)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
+            unknown = sorted(str(field) for field in set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({field: ["Unknown field."] for field in unknown})
+            with_nul = sorted(str(field) for field, value in data.items() if contains_nul(value))
+            if with_nul:
+                raise serializers.ValidationError({field: [NUL_MESSAGE] for field in with_nul})
         return super().to_internal_value(data)
-
-    def given(self) -> dict[str, Any]:
-        """The validated fields the client actually sent (for PATCH-style partial writes)."""
-        return dict(self.validated_data)
 
 
 class ChangeSerializer(serializers.ModelSerializer):

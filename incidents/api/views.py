@@ -13,10 +13,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from checkstack.api import ID_PATTERN
 from checkstack.api.history import history_response
 from checkstack.api.permissions import ManageIncidents
 from checkstack.api.schema import ERRORS_READ, ERRORS_WRITE
 from checkstack.api.serializers import ChangeSerializer
+from checkstack.validation import NUL_MESSAGE, contains_nul
 
 from .. import services
 from ..entity import KIND
@@ -41,8 +43,8 @@ from .serializers import (
     UpdateSerializer,
 )
 
-UPDATE_ID = r"updates/(?P<update_id>[^/]+)"
-LINK_ID = r"links/(?P<link_id>[^/]+)"
+UPDATE_ID = rf"updates/(?P<update_id>{ID_PATTERN})"
+LINK_ID = rf"links/(?P<link_id>{ID_PATTERN})"
 
 
 class IncidentViewSet(viewsets.GenericViewSet):
@@ -51,7 +53,7 @@ class IncidentViewSet(viewsets.GenericViewSet):
     permission_classes = [ManageIncidents]
     filter_backends = [DjangoFilterBackend]
     filterset_class = IncidentFilter
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = ID_PATTERN
     manage_only_actions = ("history", "health_overrides")
 
     # -- helpers --------------------------------------------------------------------------
@@ -229,6 +231,8 @@ class IncidentViewSet(viewsets.GenericViewSet):
     def health_overrides(self, request: Request) -> Response:
         raw = request.query_params.get("system_ids", "")
         system_ids = [s.strip() for s in raw.split(",") if s.strip()]
+        if contains_nul(system_ids):
+            return Response({"system_ids": [NUL_MESSAGE]}, status=status.HTTP_400_BAD_REQUEST)
         if not system_ids:
             return Response(
                 {"system_ids": ["Give one or more comma-separated system ids."]},
