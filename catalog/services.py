@@ -231,7 +231,7 @@ def create_group(
             if prev is not None:
                 raise Conflict(f"A group with id {group_id!r} already exists.")
             group = Group.objects.create(id=group_id, name=name, metadata=metadata)
-            group.systems.set(members)
+            group.systems.set(members)  # type: ignore[arg-type]  # primary keys
 
         group_handle().mutate(group_id, apply, actor=actor_data, run_id=run_id)
         send_after_commit(
@@ -265,7 +265,7 @@ def update_group(
         for field, value in changes.items():
             setattr(group, field, value)
         if members is not UNSET:
-            group.systems.set(members)
+            group.systems.set(members)  # type: ignore[arg-type]  # primary keys
 
     with transaction.atomic():
         if members is not UNSET:

@@ -23,7 +23,7 @@ def to_actor(actor: ActorLike) -> dict[str, Any]:
     return normalize_actor(actor)
 
 
-def user_of(actor: ActorLike) -> AbstractBaseUser | None:
+def user_of(actor: ActorLike) -> Any:
     """The Django user behind ``actor`` when it is one (for ``created_by`` columns)."""
     if isinstance(actor, AbstractBaseUser) and actor.pk is not None:
         return actor

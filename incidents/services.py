@@ -780,10 +780,12 @@ def has_active_incident_with_suppression(system_id: str) -> bool:
     )
 
 
-def get_active_health_overrides(system_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+def get_active_health_overrides(
+    system_ids: Iterable[str],
+) -> dict[str, list[dict[str, str | None]]]:
     """``{system_id: [{status, incident_id, incident_title}]}`` for active incidents with one."""
     ids = list(dict.fromkeys(system_ids))
-    overrides: dict[str, list[dict[str, str]]] = {}
+    overrides: dict[str, list[dict[str, str | None]]] = {}
     rows = (
         IncidentSystem.objects.filter(system_id__in=ids, incident__health_override__isnull=False)
         .exclude(incident__status=Status.RESOLVED)

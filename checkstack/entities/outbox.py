@@ -63,7 +63,7 @@ def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
         delivery_ids = _insert_postgresql(change, transitions, event_rows, queues)
     else:
         delivery_ids = _insert_portable(change, transitions, event_rows, queues)
-    event_ids = [uuid.UUID(e["id"]) for e in event_rows]
+    event_ids = [uuid.UUID(str(e["id"])) for e in event_rows]
     transaction.on_commit(lambda: after_commit(change, delivery_ids, event_ids), robust=True)
 
 
@@ -99,7 +99,7 @@ def _insert_postgresql(
         RETURNING id
     """
     cid, kind, eid, actor = change.change_id, change.kind, change.entity_id, _json(change.actor)
-    params = [
+    params: list[Any] = [
         cid, kind, eid, change.seq, _json(change.prev), _json(change.next), _json(change.delta),
         _json(change.changed_fields), actor, change.run_id, at, change.request_id,
         cid, kind, eid, at, _json(transitions),

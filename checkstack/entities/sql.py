@@ -14,6 +14,14 @@ from typing import Any
 from django.db import connection, models
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise ValueError(f"{model.__name__}.{name} is not a concrete column")
+    return column
+
+
 def read_rows_with_linked_ids(
     model: type[models.Model],
     fields: Sequence[str],
@@ -32,13 +40,14 @@ def read_rows_with_linked_ids(
         return {}
     qn = connection.ops.quote_name
     meta, link_meta = model._meta, link_model._meta
-    pk = qn(meta.pk.column)  # type: ignore[union-attr]
-    columns = ", ".join(f"p.{qn(meta.get_field(f).column)}" for f in fields)
-    fk = qn(link_meta.get_field(link_fk).column)
-    value = qn(link_meta.get_field(link_value).column)
+    pk = qn(_column(model, meta.pk.name))  # type: ignore[union-attr]
+    columns = ", ".join(f"p.{qn(_column(model, f))}" for f in fields)
+    fk = qn(_column(link_model, link_fk))
+    value = qn(_column(link_model, link_value))
     links = (
         f"SELECT l.{value} FROM {qn(link_meta.db_table)} l WHERE l.{fk} = p.{pk} ORDER BY l.{value}"
     )
+    params: list[Any]
     if connection.vendor == "postgresql":
         linked = f"ARRAY({links})"
         where, params = f"p.{pk} = ANY(%s)", [wanted]
