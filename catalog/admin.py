@@ -26,7 +26,42 @@ GROUP_FIELDS = ("name", "metadata", "system_ids")
 
 
 class CatalogAdmin(ServiceModelAdmin):
+    """Systems and groups: created, updated and deleted through their services."""
+
     manage_permission = "catalog.manage_catalog"
+    service_fields: tuple[str, ...] = ()
+    create_service: Any
+    update_service: Any
+    delete_service: Any
+
+    def save_through_services(
+        self, request: HttpRequest, obj: Any, form: Any, change: bool
+    ) -> None:
+        try:
+            if change:
+                values = form.changed_values(self.service_fields)
+                saved = (
+                    type(self).update_service(obj.pk, actor=request.user, **values)
+                    if values
+                    else obj
+                )
+            else:
+                saved = type(self).create_service(
+                    id=form.cleaned_data["id"],
+                    actor=request.user,
+                    **{name: form.cleaned_data[name] for name in self.service_fields},
+                )
+        except REFUSABLE as exc:
+            raise ServiceRefused({"": refusal_errors(exc, conflict_field="id")}) from exc
+        adopt(obj, saved)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        try:
+            type(self).delete_service(obj.pk, actor=request.user)
+        except NotFound:
+            messages.warning(
+                request, f"{str(self.opts.verbose_name).capitalize()} {obj.pk} was already deleted."
+            )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # The id is chosen on create only.
@@ -41,6 +76,10 @@ class CatalogAdmin(ServiceModelAdmin):
 @admin.register(System)
 class SystemAdmin(CatalogAdmin):
     form = SystemForm
+    service_fields = SYSTEM_FIELDS
+    create_service = staticmethod(services.create_system)
+    update_service = staticmethod(services.update_system)
+    delete_service = staticmethod(services.delete_system)
     list_display = ("name", "id", "group_names", "updated_at")
     search_fields = ("name", "id")
     ordering = ("name", "id")
@@ -53,35 +92,14 @@ class SystemAdmin(CatalogAdmin):
     def group_names(self, obj: System) -> str:
         return ", ".join(group.name for group in obj.groups.all())
 
-    def save_through_services(
-        self, request: HttpRequest, obj: System, form: Any, change: bool
-    ) -> None:
-        try:
-            if change:
-                values = form.changed_values(SYSTEM_FIELDS)
-                saved = (
-                    services.update_system(obj.pk, actor=request.user, **values) if values else obj
-                )
-            else:
-                saved = services.create_system(
-                    id=form.cleaned_data["id"],
-                    actor=request.user,
-                    **{name: form.cleaned_data[name] for name in SYSTEM_FIELDS},
-                )
-        except REFUSABLE as exc:
-            raise ServiceRefused({"": refusal_errors(exc, conflict_field="id")}) from exc
-        adopt(obj, saved)
-
-    def delete_model(self, request: HttpRequest, obj: System) -> None:
-        try:
-            services.delete_system(obj.pk, actor=request.user)
-        except NotFound:
-            messages.warning(request, f"System {obj.pk} was already deleted.")
-
 
 @admin.register(Group)
 class GroupAdmin(CatalogAdmin):
     form = GroupForm
+    service_fields = GROUP_FIELDS
+    create_service = staticmethod(services.create_group)
+    update_service = staticmethod(services.update_group)
+    delete_service = staticmethod(services.delete_group)
     list_display = ("name", "id", "system_names", "updated_at")
     search_fields = ("name", "id")
     ordering = ("name", "id")
@@ -98,28 +116,3 @@ class GroupAdmin(CatalogAdmin):
     def system_ids(self, obj: Group) -> str:
         """Shown in place of the form field of that name to staff who may only view."""
         return self.system_names(obj)
-
-    def save_through_services(
-        self, request: HttpRequest, obj: Group, form: Any, change: bool
-    ) -> None:
-        try:
-            if change:
-                values = form.changed_values(GROUP_FIELDS)
-                saved = (
-                    services.update_group(obj.pk, actor=request.user, **values) if values else obj
-                )
-            else:
-                saved = services.create_group(
-                    id=form.cleaned_data["id"],
-                    actor=request.user,
-                    **{name: form.cleaned_data[name] for name in GROUP_FIELDS},
-                )
-        except REFUSABLE as exc:
-            raise ServiceRefused({"": refusal_errors(exc, conflict_field="id")}) from exc
-        adopt(obj, saved)
-
-    def delete_model(self, request: HttpRequest, obj: Group) -> None:
-        try:
-            services.delete_group(obj.pk, actor=request.user)
-        except NotFound:
-            messages.warning(request, f"Group {obj.pk} was already deleted.")

@@ -26,7 +26,6 @@ import dataclasses
 import datetime as dt
 import gc
 import json
-import math
 import os
 import platform
 import random
@@ -47,6 +46,11 @@ from rest_framework.test import APIClient
 
 from catalog.entity import SYSTEM_KIND
 from catalog.models import System
+from checkstack.entities.benchmarking import (
+    last_queued_task_id,
+    percentile,
+    purge_queued_tasks,
+)
 from checkstack.entities.diff import changed_fields, delta_of
 from checkstack.entities.models import Change, Delivery, EntitySequence, Transition, TriggerEvent
 from incidents import services
@@ -90,12 +94,6 @@ class BenchParams:
     links: int = 3
     resolved_share: float = 0.2
     seed: int = 1
-
-
-def percentile(sorted_ns: list[int], pct: float) -> float:
-    """Nearest-rank percentile of sorted nanosecond samples, in milliseconds."""
-    rank = max(1, math.ceil(pct / 100 * len(sorted_ns)))
-    return sorted_ns[rank - 1] / 1e6
 
 
 def summary(samples: list[int]) -> dict[str, float | int]:
@@ -279,36 +277,6 @@ def create_manager(data: BenchData) -> tuple[str, Any]:
 
 
 # -- cleanup ----------------------------------------------------------------------------------
-
-
-def last_queued_task_id() -> int:
-    queue = orm_queue()
-    if queue is None:
-        return 0
-    return queue.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-
-def orm_queue() -> Any:
-    try:
-        from django_q.models import OrmQ
-    except ImportError:  # django-q2 not installed
-        return None
-    if OrmQ._meta.db_table not in connection.introspection.table_names():
-        return None
-    return OrmQ
-
-
-def purge_queued_tasks(args: set[str], after_id: int) -> int:
-    """Queued django-q2 tasks (ORM broker) whose argument is one of the run's outbox rows."""
-    queue = orm_queue()
-    if queue is None or not args:
-        return 0
-    ours = [
-        row.pk
-        for row in queue.objects.filter(pk__gt=after_id).only("pk", "payload")
-        if {str(arg) for arg in row.task.get("args") or ()} & args
-    ]
-    return queue.objects.filter(pk__in=ours).delete()[0] if ours else 0
 
 
 def purge(data: BenchData) -> dict[str, int]:

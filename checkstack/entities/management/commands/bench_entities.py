@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import gc
 import json
-import math
 import os
 import platform
 import re
@@ -35,6 +34,11 @@ from pydantic import BaseModel, Field
 
 from checkstack.automation import registry as automation_registry
 from checkstack.entities import registry as entity_registry
+from checkstack.entities.benchmarking import (
+    last_queued_task_id,
+    percentile,
+    purge_queued_tasks,
+)
 from checkstack.entities.handle import EntityHandle, define_entity
 from checkstack.entities.models import (
     Change,
@@ -215,12 +219,6 @@ def enqueue_switch(enqueue: bool) -> Iterator[None]:
 
 
 # -- measuring -------------------------------------------------------------------------------
-
-
-def percentile(sorted_ns: list[int], pct: float) -> float:
-    """Nearest-rank percentile of sorted nanosecond samples, in milliseconds."""
-    rank = max(1, math.ceil(pct / 100 * len(sorted_ns)))
-    return sorted_ns[rank - 1] / 1e6
 
 
 def describe_sql(sql: str) -> str:
@@ -533,41 +531,6 @@ def create_bench_tables() -> None:
     with connection.schema_editor() as editor:
         for model in BENCH_MODELS:
             editor.create_model(model)
-
-
-def last_queued_task_id() -> int:
-    """Highest django-q2 ORM queue id now (0 if there is no ORM queue table)."""
-    queue = orm_queue()
-    if queue is None:
-        return 0
-    return queue.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-
-def orm_queue() -> Any:
-    try:
-        from django_q.models import OrmQ
-    except ImportError:  # django-q2 not installed
-        return None
-    if OrmQ._meta.db_table not in connection.introspection.table_names():
-        return None
-    return OrmQ
-
-
-def purge_queued_tasks(event_ids: set[str], after_id: int) -> int:
-    """Delete the queued django-q2 tasks (ORM broker) of the bench's trigger events.
-
-    Tasks a running cluster took already find no event and do nothing; other brokers keep
-    theirs until a worker runs them, with the same effect.
-    """
-    queue = orm_queue()
-    if queue is None or not event_ids:
-        return 0
-    ours = [
-        row.pk
-        for row in queue.objects.filter(pk__gt=after_id).only("pk", "payload")
-        if {str(arg) for arg in row.task.get("args") or ()} & event_ids
-    ]
-    return queue.objects.filter(pk__in=ours).delete()[0] if ours else 0
 
 
 def purge_bench_rows(*, queued_after: int = 0) -> dict[str, int]:
