@@ -6,7 +6,7 @@ from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from checkstack.api.history import history_response
 from checkstack.api.permissions import ManageCatalog
 from checkstack.api.schema import ERRORS_READ, ERRORS_WRITE
 from checkstack.api.serializers import ChangeSerializer
+from checkstack.api.views import CheckstackViewSet
 
 from .. import services
 from ..entity import SYSTEM_KIND
@@ -31,7 +32,7 @@ from .serializers import (
 )
 
 
-class SystemViewSet(viewsets.GenericViewSet):
+class SystemViewSet(CheckstackViewSet):
     queryset = System.objects.none()
     serializer_class = SystemSerializer
     permission_classes = [ManageCatalog]
@@ -77,7 +78,7 @@ class SystemViewSet(viewsets.GenericViewSet):
         return history_response(self, SYSTEM_KIND, pk, exists=System.objects.filter(pk=pk).exists())
 
 
-class GroupViewSet(viewsets.GenericViewSet):
+class GroupViewSet(CheckstackViewSet):
     queryset = Group.objects.none()
     serializer_class = GroupSerializer
     permission_classes = [ManageCatalog]

@@ -7,7 +7,7 @@ from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -18,6 +18,7 @@ from checkstack.api.history import history_response
 from checkstack.api.permissions import ManageIncidents
 from checkstack.api.schema import ERRORS_READ, ERRORS_WRITE
 from checkstack.api.serializers import ChangeSerializer
+from checkstack.api.views import CheckstackViewSet
 from checkstack.validation import NUL_MESSAGE, contains_nul
 
 from .. import services
@@ -47,7 +48,7 @@ UPDATE_ID = rf"updates/(?P<update_id>{ID_PATTERN})"
 LINK_ID = rf"links/(?P<link_id>{ID_PATTERN})"
 
 
-class IncidentViewSet(viewsets.GenericViewSet):
+class IncidentViewSet(CheckstackViewSet):
     queryset = Incident.objects.none()
     serializer_class = IncidentSerializer
     permission_classes = [ManageIncidents]

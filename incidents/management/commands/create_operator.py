@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -24,11 +25,15 @@ ADMIN_MODELS = (
 
 
 def managers_group() -> Group:
-    """The "Incident managers" group holding the manage permissions (created if missing)."""
+    """The "Incident managers" group holding the manage permissions (created if missing).
+
+    Only the installed apps' permissions: ``incidents`` works without ``catalog``.
+    """
     group, _ = Group.objects.get_or_create(name=MANAGERS_GROUP)
     wanted = [
         Permission.objects.get(content_type__app_label=app, codename=codename)
         for app, codename in MANAGER_PERMISSIONS
+        if apps.is_installed(app)
     ]
     for app, models in ADMIN_MODELS:
         wanted += list(

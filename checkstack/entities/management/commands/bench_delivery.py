@@ -1,0 +1,561 @@
+"""``manage.py bench_delivery``: entity delivery through a real qcluster next to raw django-q2.
+
+Starts ``manage.py qcluster`` (2 workers, ORM broker, the configured database) in a subprocess
+and measures, with the same cluster in the same run:
+
+1. **raw django-q2**: enqueue → execute latency of no-op ``async_task`` calls sent one at a time
+   (the task, ``record_start``, writes ``time.time()`` into a temporary bench table), then the
+   throughput of a burst of such calls enqueued as fast as possible;
+2. **entity delivery**: COMMIT → handler start latency of ``catalog.services.create_system``
+   changes (one delivery to the ``incident-system-cleanup`` work queue, a no-op for a new system,
+   and one ``catalog.created`` trigger event each), then the deliveries per second of a burst.
+
+"Handler start" is the delivery's ``finished_at``: ``deliver`` stamps it right after claiming the
+row, before the handler runs. Benchmark cleanup: the bench's systems (ids ``bench-delivery-*``)
+and their change, transition, trigger event, delivery and sequence rows, the run's queued tasks
+and task results, and the bench table are deleted directly at the end (deleting the systems
+through ``delete_system`` would log more changes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.test.utils import override_settings
+
+from checkstack.entities.benchmarking import (
+    last_queued_task_id,
+    percentile,
+    purge_queued_tasks,
+)
+from checkstack.entities.models import (
+    Change,
+    Delivery,
+    DeliveryStatus,
+    EntitySequence,
+    Transition,
+    TriggerEvent,
+)
+
+from .bench_entities import database_facts, machine_facts
+
+RECORD_TASK = "checkstack.entities.management.commands.bench_delivery.record_start"
+BENCH_TABLE = "checkstack_bench_delivery_start"
+SYSTEM_KIND = "catalog-system"
+SYSTEM_PREFIX = "bench-delivery-"
+CLEANUP_GROUP = "incident-system-cleanup"
+WORKERS = 2
+WARMUP = 10
+CLUSTER_START_TIMEOUT = 60.0
+POLL = 0.05
+# The issue's targets: entity p50 / raw p50 at most, entity deliveries/s / raw tasks/s at least.
+TARGET_LATENCY_RATIO = 1.2
+TARGET_THROUGHPUT_RATIO = 1.0
+
+
+def record_start(key: str) -> None:
+    """The no-op task: note when a worker started it (raw SQL, autocommit)."""
+    started = time.time()
+    table = connection.ops.quote_name(BENCH_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (k, started) VALUES (%s, %s)", [key, started])
+
+
+# -- the bench table --------------------------------------------------------------------------
+
+
+def create_bench_table() -> None:
+    table = connection.ops.quote_name(BENCH_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {table} (k VARCHAR(64) PRIMARY KEY, started DOUBLE PRECISION NOT NULL)"
+        )
+
+
+def drop_bench_table() -> None:
+    if BENCH_TABLE in connection.introspection.table_names():
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {connection.ops.quote_name(BENCH_TABLE)}")
+
+
+def starts(prefix: str) -> dict[str, float]:
+    """Recorded task starts whose key begins with ``prefix``."""
+    table = connection.ops.quote_name(BENCH_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT k, started FROM {table} WHERE k LIKE %s", [f"{prefix}%"])
+        return {key: float(started) for key, started in cursor.fetchall()}
+
+
+# -- the cluster ------------------------------------------------------------------------------
+
+
+def database_url() -> str:
+    """A ``DATABASE_URL`` for the database this process uses (the test database under pytest)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        name = str(db["NAME"])
+        if name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+            raise CommandError("bench_delivery needs a SQLite file another process can open")
+        return f"sqlite:///{Path(name).resolve()}"
+    if connection.vendor != "postgresql":
+        raise CommandError(f"bench_delivery runs on SQLite or PostgreSQL, not {connection.vendor}")
+    user = quote(str(db.get("USER") or ""), safe="")
+    if db.get("PASSWORD"):
+        user += ":" + quote(str(db["PASSWORD"]), safe="")
+    host = db.get("HOST") or "localhost"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
+    query = f"?{urlencode(options)}" if options else ""
+    return f"postgres://{user}{'@' if user else ''}{host}{port}/{quote(str(db['NAME']))}{query}"
+
+
+class Cluster:
+    """``manage.py qcluster`` in its own process group, output to a temporary log file."""
+
+    def __init__(self) -> None:
+        self.log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
+            prefix="bench-delivery-qcluster-"
+        )
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
+            "DATABASE_URL": database_url(),
+            "CHECKSTACK_Q_WORKERS": str(WORKERS),
+        }
+        base_dir = Path(settings.BASE_DIR)
+        self.process = subprocess.Popen(
+            [sys.executable, str(base_dir / "manage.py"), "qcluster"],
+            cwd=base_dir,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped as a whole
+        )
+
+    def output(self, chars: int = 3000) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-chars:]
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise CommandError(f"qcluster exited with {code}:\n{self.output()}")
+
+    def stop(self) -> None:
+        """SIGTERM (it stops its own workers), then SIGKILL of its process group."""
+        try:
+            if self.process.poll() is None:
+                self.process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=15)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=15)
+        finally:
+            self.log.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, cluster: Cluster, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        cluster.check_alive()
+        if time.monotonic() > deadline:
+            raise CommandError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(POLL)
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+class Run:
+    """One benchmark run: its ids, what it enqueued and created, and how to remove it all."""
+
+    def __init__(self, *, timeout: float) -> None:
+        self.token = uuid.uuid4().hex[:8]
+        self.timeout = timeout
+        self.queued_before = last_queued_task_id()
+        self.task_keys: set[str] = set()
+        self.system_count = 0
+
+    # raw django-q2
+
+    def prefix(self, phase: str) -> str:
+        return f"bd-{self.token}-{phase}-"
+
+    def key(self, phase: str, n: int) -> str:
+        return f"{self.prefix(phase)}{n:05d}"
+
+    def send(self, key: str) -> float:
+        from django_q.tasks import async_task
+
+        self.task_keys.add(key)
+        t0 = time.time()
+        async_task(RECORD_TASK, key, task_name=f"bench-delivery:{key}")
+        return t0
+
+    def wait_for_starts(self, prefix: str, count: int, cluster: Cluster) -> dict[str, float]:
+        found: dict[str, float] = {}
+
+        def all_started() -> bool:
+            found.update(starts(prefix))
+            return len(found) >= count
+
+        wait_until(all_started, self.timeout, cluster, f"{count} tasks {prefix}*")
+        return found
+
+    def raw_latency(self, n: int, pause: float, cluster: Cluster) -> dict[str, Any]:
+        sent: dict[str, float] = {}
+        for i in range(n):
+            key = self.key("lat", i)
+            sent[key] = self.send(key)
+            time.sleep(pause)
+        started = self.wait_for_starts(self.prefix("lat"), n, cluster)
+        return latency_summary([started[k] - t0 for k, t0 in sent.items()])
+
+    def raw_throughput(self, n: int, cluster: Cluster) -> dict[str, Any]:
+        first = time.time()
+        for i in range(n):
+            self.send(self.key("tp", i))
+        enqueued = time.time()
+        started = self.wait_for_starts(self.prefix("tp"), n, cluster)
+        return throughput_summary(n, first, enqueued, list(started.values()), "tasks")
+
+    # entity delivery
+
+    def system_id(self) -> str:
+        system_id = f"{SYSTEM_PREFIX}{self.token}-{self.system_count:05d}"
+        self.system_count += 1
+        return system_id
+
+    def create_timed(self, committed: dict[str, float]) -> str:
+        """``create_system`` in an outer transaction whose first commit hook notes the time."""
+        from catalog.services import create_system
+
+        system_id = self.system_id()
+        with transaction.atomic():
+            transaction.on_commit(lambda: committed.__setitem__(system_id, time.time()))
+            create_system(id=system_id, name=f"Bench delivery {system_id}")
+        return system_id
+
+    def handled(self, system_ids: list[str], cluster: Cluster) -> dict[str, float]:
+        """Wait until every delivery of ``system_ids`` is finished; its claim time by system."""
+        deliveries = Delivery.objects.filter(
+            kind=SYSTEM_KIND, group=CLEANUP_GROUP, entity_id__in=system_ids
+        )
+
+        def finished() -> bool:
+            return not deliveries.filter(status=DeliveryStatus.PENDING).exists()
+
+        if deliveries.count() != len(system_ids):
+            raise CommandError(
+                f"expected one {CLEANUP_GROUP!r} delivery per change, found "
+                f"{deliveries.count()} for {len(system_ids)}: is the incidents app installed?"
+            )
+        wait_until(finished, self.timeout, cluster, f"{len(system_ids)} deliveries")
+        failed = deliveries.exclude(status=DeliveryStatus.DONE).count()
+        if failed:
+            raise CommandError(f"{failed} bench deliveries did not succeed")
+        return {
+            entity_id: finished_at.timestamp()
+            for entity_id, finished_at in deliveries.values_list("entity_id", "finished_at")
+            if finished_at is not None  # done rows always have it
+        }
+
+    def entity_latency(self, n: int, pause: float, cluster: Cluster) -> dict[str, Any]:
+        committed: dict[str, float] = {}
+        ids = []
+        for _ in range(n):
+            ids.append(self.create_timed(committed))
+            time.sleep(pause)
+        handled = self.handled(ids, cluster)
+        return latency_summary([handled[i] - committed[i] for i in ids])
+
+    def entity_throughput(self, n: int, cluster: Cluster) -> dict[str, Any]:
+        from catalog.services import create_system
+
+        committed: dict[str, float] = {}
+        ids = [self.create_timed(committed)]
+        for _ in range(n - 1):
+            system_id = self.system_id()
+            create_system(id=system_id, name=f"Bench delivery {system_id}")
+            ids.append(system_id)
+        enqueued = time.time()
+        handled = self.handled(ids, cluster)
+        first = committed[ids[0]]
+        return throughput_summary(n, first, enqueued, list(handled.values()), "deliveries")
+
+    def warm_up(self, cluster: Cluster) -> None:
+        """Until the cluster runs tasks; then a few of each kind, not measured."""
+        first = self.key("warm", 0)
+        self.send(first)
+        self.wait_for_starts(first, 1, cluster)
+        for i in range(1, WARMUP + 1):
+            self.send(self.key("warm", i))
+        self.handled([self.create_timed({}) for _ in range(WARMUP)], cluster)
+        self.wait_for_starts(self.prefix("warm"), WARMUP + 1, cluster)
+
+    def drain(self, cluster: Cluster) -> None:
+        """Until the cluster took every queued task of the run and dispatched its events."""
+        from django_q.models import OrmQ
+
+        def drained() -> bool:
+            return not (
+                OrmQ.objects.filter(pk__gt=self.queued_before).exists()
+                or TriggerEvent.objects.filter(
+                    change__kind=SYSTEM_KIND,
+                    change__entity_id__startswith=SYSTEM_PREFIX,
+                    dispatched_at__isnull=True,
+                ).exists()
+            )
+
+        wait_until(drained, self.timeout, cluster, "the cluster to drain the queue")
+
+
+def purge_bench_rows(queued_after: int = 0, task_keys: set[str] | None = None) -> dict[str, int]:
+    """Benchmark cleanup: delete every row the bench systems made, directly (no new changes)."""
+    from django_q.models import Task
+
+    from catalog.models import System
+
+    task_keys = task_keys or set()
+    ours = {"kind": SYSTEM_KIND, "entity_id__startswith": SYSTEM_PREFIX}
+    deliveries = Delivery.objects.filter(**ours)
+    events = TriggerEvent.objects.filter(
+        change__kind=SYSTEM_KIND, change__entity_id__startswith=SYSTEM_PREFIX
+    )
+    delivery_ids = {str(pk) for pk in deliveries.values_list("pk", flat=True)}
+    event_ids = {str(pk) for pk in events.values_list("pk", flat=True)}
+    queued = purge_queued_tasks(delivery_ids | event_ids | task_keys, queued_after)
+    counts = {"queued_tasks": queued}
+    names = [f"bench-delivery:{key}" for key in task_keys]
+    names += [f"deliver:{pk}" for pk in delivery_ids]
+    names += [f"dispatch_trigger_event:{pk}" for pk in event_ids]
+    results = Task.objects.filter(func=RECORD_TASK).delete()[0]
+    for start in range(0, len(names), 500):
+        results += Task.objects.filter(name__in=names[start : start + 500]).delete()[0]
+    counts["task_results"] = results
+    counts["trigger_events"] = events.delete()[0]
+    counts["deliveries"] = deliveries.delete()[0]
+    counts["transitions"] = Transition.objects.filter(**ours).delete()[0]
+    counts["changes"] = Change.objects.filter(**ours).delete()[0]
+    counts["sequences"] = EntitySequence.objects.filter(**ours).delete()[0]
+    counts["systems"] = System.objects.filter(id__startswith=SYSTEM_PREFIX).delete()[0]
+    return counts
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+def latency_summary(seconds: list[float]) -> dict[str, Any]:
+    ordered = sorted(round(s * 1e9) for s in seconds)
+    return {
+        "n": len(ordered),
+        "p50_ms": round(percentile(ordered, 50), 2),
+        "p99_ms": round(percentile(ordered, 99), 2),
+        "min_ms": round(ordered[0] / 1e6, 2),
+        "max_ms": round(ordered[-1] / 1e6, 2),
+        "mean_ms": round(sum(ordered) / len(ordered) / 1e6, 2),
+    }
+
+
+def throughput_summary(
+    n: int, first: float, enqueued: float, done: list[float], unit: str
+) -> dict[str, Any]:
+    """Rate from the first send to the last start; also the producer's rate, and the drain rate
+    after the producer finished (None when the cluster kept up with it)."""
+    last = max(done)
+    backlog = [t for t in done if t > enqueued]
+    return {
+        "n": n,
+        f"{unit}_per_s": round(n / (last - first), 1),
+        "seconds": round(last - first, 3),
+        "producer_per_s": round(n / (enqueued - first), 1),
+        "backlog_after_producer": len(backlog),
+        "drain_per_s": round(len(backlog) / (last - enqueued), 1) if len(backlog) > 1 else None,
+    }
+
+
+@contextlib.contextmanager
+def enqueue_on() -> Iterator[None]:
+    with override_settings(CHECKSTACK_ENQUEUE=True):
+        yield
+
+
+def run_benchmark(
+    *, latency_n: int, throughput_n: int, pause: float, timeout: float
+) -> dict[str, Any]:
+    if connection.in_atomic_block:
+        raise CommandError("bench_delivery commits for real: run it outside atomic()")
+    purge_bench_rows()  # leftovers of a run that crashed
+    drop_bench_table()
+    create_bench_table()
+    run = Run(timeout=timeout)
+    cluster: Cluster | None = None
+    try:
+        with enqueue_on():
+            cluster = Cluster()
+            run.warm_up(cluster)
+            raw = {
+                "latency": run.raw_latency(latency_n, pause, cluster),
+                "throughput": run.raw_throughput(throughput_n, cluster),
+            }
+            entity = {
+                "latency": run.entity_latency(latency_n, pause, cluster),
+                "throughput": run.entity_throughput(throughput_n, cluster),
+            }
+            run.drain(cluster)
+    finally:
+        try:
+            if cluster is not None:
+                cluster.stop()
+        finally:
+            cleanup = purge_bench_rows(run.queued_before, run.task_keys)
+            drop_bench_table()
+    return summarize(raw, entity, cleanup, latency_n, throughput_n, pause)
+
+
+def summarize(
+    raw: dict[str, Any],
+    entity: dict[str, Any],
+    cleanup: dict[str, int],
+    latency_n: int,
+    throughput_n: int,
+    pause: float,
+) -> dict[str, Any]:
+    from django_q.conf import Conf
+
+    latency_ratio = round(entity["latency"]["p50_ms"] / raw["latency"]["p50_ms"], 2)
+    throughput_ratio = round(
+        entity["throughput"]["deliveries_per_s"] / raw["throughput"]["tasks_per_s"], 2
+    )
+    return {
+        "database": database_facts(),
+        "machine": machine_facts(),
+        "cluster": {
+            "workers": WORKERS,
+            "poll_s": Conf.POLL,
+            "bulk": Conf.BULK,
+            "save_limit": Conf.SAVE_LIMIT,
+        },
+        "run": {
+            "latency_n": latency_n,
+            "throughput_n": throughput_n,
+            "pause_ms": round(pause * 1000, 1),
+            "warmup": WARMUP,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+        "raw": raw,
+        "entity": entity,
+        "ratio": {"latency_p50": latency_ratio, "throughput": throughput_ratio},
+        "target": {
+            "latency_p50_max": TARGET_LATENCY_RATIO,
+            "latency_met": latency_ratio <= TARGET_LATENCY_RATIO,
+            "throughput_min": TARGET_THROUGHPUT_RATIO,
+            "throughput_met": throughput_ratio >= TARGET_THROUGHPUT_RATIO,
+        },
+        "cleanup": cleanup,
+    }
+
+
+def format_report(results: dict[str, Any]) -> str:
+    db, machine, run, cluster = (
+        results["database"],
+        results["machine"],
+        results["run"],
+        results["cluster"],
+    )
+    raw, entity, ratio, target = (
+        results["raw"],
+        results["entity"],
+        results["ratio"],
+        results["target"],
+    )
+
+    def verdict(met: bool) -> str:
+        return "MET" if met else "MISSED"
+
+    lines = [
+        f"bench_delivery on {db['vendor']} {db['version']}, broker: {db['broker']}",
+        f"qcluster: {cluster['workers']} workers, poll {cluster['poll_s']} s, "
+        f"bulk {cluster['bulk']}, save_limit {cluster['save_limit']}",
+        f"Python {machine['python']}, {machine['cpus']} CPUs, load {machine['load_average']}",
+        f"latency: {run['latency_n']} sent one at a time, {run['pause_ms']} ms apart; "
+        f"throughput: {run['throughput_n']} sent as fast as possible",
+        "",
+        f"{'':34}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'per s':>9}{'sent/s':>9}{'drain/s':>9}",
+    ]
+    for label, part, unit in (
+        ("raw django-q2 (enqueue->execute)", raw, "tasks_per_s"),
+        ("entity (COMMIT->handler start)", entity, "deliveries_per_s"),
+    ):
+        lat, tp = part["latency"], part["throughput"]
+        lines.append(
+            f"{label:34}{lat['p50_ms']:>9.1f}{lat['p99_ms']:>9.1f}{lat['max_ms']:>9.1f}"
+            f"{tp[unit]:>9.1f}{tp['producer_per_s']:>9.1f}"
+            f"{tp['drain_per_s'] if tp['drain_per_s'] is not None else '-':>9}"
+        )
+    lines += [
+        "per s: n / (first send -> last start); sent/s: the producer; drain/s: starts after the "
+        "producer finished / the time they took (the cluster's own rate under a backlog)",
+        "",
+        f"entity p50 / raw p50: {ratio['latency_p50']:.2f}x (target <= "
+        f"{target['latency_p50_max']}x) -> {verdict(target['latency_met'])}",
+        f"entity deliveries/s / raw tasks/s: {ratio['throughput']:.2f}x (target >= "
+        f"{target['throughput_min']}x) -> {verdict(target['throughput_met'])}",
+        "Benchmark cleanup: "
+        + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in results["cleanup"].items())
+        + " deleted, bench table dropped.",
+    ]
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = (
+        "Start a qcluster with 2 workers and measure raw django-q2 enqueue->execute latency and "
+        "throughput next to entity COMMIT->handler latency and deliveries per second, on the "
+        "current database. Deletes everything it created."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--latency-n", type=int, default=300, help="Paced tasks/changes.")
+        parser.add_argument(
+            "--throughput-n", type=int, default=2000, help="Tasks/changes sent in a burst."
+        )
+        parser.add_argument(
+            "--pause-ms", type=float, default=20.0, help="Pause between paced sends."
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=300.0, help="Seconds to wait for each phase."
+        )
+        parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["latency_n"] < 1 or options["throughput_n"] < 1 or options["pause_ms"] < 0:
+            raise CommandError("--latency-n and --throughput-n must be positive")
+        results = run_benchmark(
+            latency_n=options["latency_n"],
+            throughput_n=options["throughput_n"],
+            pause=options["pause_ms"] / 1000,
+            timeout=options["timeout"],
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(results, indent=2))
+        else:
+            self.stdout.write(format_report(results))
