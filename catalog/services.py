@@ -37,6 +37,19 @@ MAX_NAME = 200
 # -- systems --------------------------------------------------------------------------------
 
 
+def _write_system(
+    system_id: str, apply: Any, *, action: str, actor: ActorLike, run_id: str | None
+) -> System:
+    """One system write through the entity; ``system_changed`` after commit."""
+    actor_data = to_actor(actor)
+    with transaction.atomic():
+        system_handle().mutate(system_id, apply, actor=actor_data, run_id=run_id)
+        send_after_commit(
+            system_changed, System, system_id=system_id, action=action, actor=actor_data
+        )
+    return get_system(system_id)
+
+
 def create_system(
     *,
     name: str,
@@ -59,13 +72,7 @@ def create_system(
             raise Conflict(f"A system with id {system_id!r} already exists.")
         System.objects.create(id=system_id, name=name, description=description, metadata=metadata)
 
-    actor_data = to_actor(actor)
-    with transaction.atomic():
-        system_handle().mutate(system_id, apply, actor=actor_data, run_id=run_id)
-        send_after_commit(
-            system_changed, System, system_id=system_id, action="created", actor=actor_data
-        )
-    return get_system(system_id)
+    return _write_system(system_id, apply, action="created", actor=actor, run_id=run_id)
 
 
 def update_system(
@@ -95,13 +102,7 @@ def update_system(
             setattr(system, field, value)
         system.save()  # bumps updated_at even when nothing reactive changed
 
-    actor_data = to_actor(actor)
-    with transaction.atomic():
-        system_handle().mutate(str(system_id), apply, actor=actor_data, run_id=run_id)
-        send_after_commit(
-            system_changed, System, system_id=str(system_id), action="updated", actor=actor_data
-        )
-    return get_system(system_id)
+    return _write_system(str(system_id), apply, action="updated", actor=actor, run_id=run_id)
 
 
 def update_system_metadata(
@@ -133,13 +134,7 @@ def update_system_metadata(
         errors.raise_if_any()
         system.save()
 
-    actor_data = to_actor(actor)
-    with transaction.atomic():
-        system_handle().mutate(str(system_id), apply, actor=actor_data, run_id=run_id)
-        send_after_commit(
-            system_changed, System, system_id=str(system_id), action="updated", actor=actor_data
-        )
-    return get_system(system_id)
+    return _write_system(str(system_id), apply, action="updated", actor=actor, run_id=run_id)
 
 
 def delete_system(system_id: str, *, actor: ActorLike = None, run_id: str | None = None) -> None:
