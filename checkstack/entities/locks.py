@@ -45,18 +45,6 @@ def lock_timeout_as(key: str) -> Iterator[None]:
         raise
 
 
-class _AdvisoryLock(contextlib.ContextDecorator):
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __enter__(self) -> None:
-        acquire_advisory_lock(self.key)
-
-    def __exit__(self, *exc: object) -> None:
-        # Transaction-scoped: released at COMMIT or ROLLBACK of the enclosing transaction.
-        return None
-
-
 def acquire_advisory_lock(key: str) -> None:
     """Take ``pg_advisory_xact_lock`` on ``key`` (no-op on SQLite). Only inside ``atomic()``."""
     if not connection.in_atomic_block:
@@ -71,16 +59,18 @@ def acquire_advisory_lock(key: str) -> None:
         )
 
 
-def advisory_lock(key: str) -> _AdvisoryLock:
-    """A transaction-scoped advisory lock on a string key.
+def advisory_lock(key: str) -> contextlib.AbstractContextManager[None]:
+    """Take a transaction-scoped advisory lock on a string key, now.
 
-    Use as ``with advisory_lock("incident.dedupe-open-for-system:db-1"):`` inside ``atomic()``.
-    The lock is held until the transaction ends; a wait longer than the lock timeout raises
-    ``LockTimeout``.
+    Valid only inside ``atomic()``; held until that transaction ends. Works as a plain call or
+    as ``with advisory_lock("incident.dedupe-open-for-system:db-1"):`` (the lock is taken when
+    it is called, so the ``with`` block adds nothing but readability). A wait longer than the
+    lock timeout raises ``LockTimeout``.
     """
     if not isinstance(key, str) or not key:
         raise ValueError("advisory_lock() needs a non-empty string key")
-    return _AdvisoryLock(key)
+    acquire_advisory_lock(key)
+    return contextlib.nullcontext()
 
 
 def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:

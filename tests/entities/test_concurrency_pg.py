@@ -290,6 +290,29 @@ def test_advisory_lock_wait_longer_than_lock_timeout_raises_and_other_keys_do_no
     assert Slot.objects.filter(name="x").count() == 1
 
 
+@override_settings(CHECKSTACK_LOCK_TIMEOUT=0.3)
+def test_advisory_lock_as_a_plain_call_holds_the_key_until_the_transaction_ends() -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            advisory_lock("slot:plain")  # no with-block: the call itself takes the lock
+            holding.set()
+            release.wait(timeout=HOLD_TIMEOUT)
+
+    holder = Worker(hold, name="holder")
+    with running(holder, release=(release,)):
+        assert holding.wait(timeout=JOIN_TIMEOUT)
+        with pytest.raises(LockTimeout), transaction.atomic():
+            advisory_lock("slot:plain")
+        release.set()
+
+
+def test_advisory_lock_outside_a_transaction_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="inside transaction.atomic"):
+        advisory_lock("slot:nowhere")
+
+
 # -- the entity lock before the domain row exists --------------------------------------------
 
 
