@@ -309,7 +309,7 @@ def test_advisory_lock_as_a_plain_call_holds_the_key_until_the_transaction_ends(
 
 
 def test_advisory_lock_outside_a_transaction_is_refused() -> None:
-    with pytest.raises(RuntimeError, match="inside transaction.atomic"):
+    with pytest.raises(RuntimeError, match=r"inside transaction\.atomic"):
         advisory_lock("slot:nowhere")
 
 
