@@ -1,0 +1,129 @@
+"""``manage.py bench_scale``: reads per size, forked writers, profiles; nothing left behind."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_q.models import OrmQ
+from rest_framework.authtoken.models import Token
+
+from catalog import services as catalog_services
+from catalog.models import System
+from checkstack.entities.models import Change, Delivery, EntitySequence, Transition, TriggerEvent
+from incidents import services
+from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
+
+READS = ("list", "list_include_resolved", "list_system", "detail")
+MODELS: list[Any] = [
+    Incident,
+    IncidentSystem,
+    IncidentUpdate,
+    IncidentLink,
+    System,
+    Change,
+    Transition,
+    EntitySequence,
+    TriggerEvent,
+    Delivery,
+    OrmQ,
+    Token,
+]
+
+
+def row_counts() -> dict[str, int]:
+    counts = {model.__name__: model.objects.count() for model in MODELS}
+    counts["User"] = get_user_model().objects.count()
+    return counts
+
+
+def run_bench(**options: Any) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command("bench_scale", json=True, stdout=out, **options)
+    return json.loads(out.getvalue())  # type: ignore[no-any-return]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behind(
+    settings: Any,
+) -> None:
+    settings.CHECKSTACK_ENQUEUE = True  # the tasks queued by the workers must be removed too
+    catalog_services.create_system(id="db", name="Database")
+    existing = services.create_incident(title="Not the bench's", system_ids=["db"])
+    before = row_counts()
+
+    results = run_bench(
+        sizes="20,50",
+        workers="1,2",
+        duration=1.0,
+        systems=5,
+        iterations=3,
+        warmup=1,
+        detail_incidents=2,
+        resolved_share=0.0,
+        profile_requests=2,
+        profile_seconds=0.2,
+    )
+
+    assert [size["incidents"] for size in results["sizes"]] == [20, 50]
+    for size in results["sizes"]:
+        for name in READS:
+            assert size[name]["samples"] == 3
+            assert 0 < size[name]["p50_ms"] <= size[name]["p99_ms"]
+            assert size[name]["queries"] > 0
+            assert 0 < size[name]["sql_share"] < 1
+    small, large = results["sizes"]
+    for name in READS:  # the query count does not grow with the rows
+        assert small[name]["queries"] == large[name]["queries"]
+
+    assert [phase["workers"] for phase in results["mutations"]] == [1, 2]
+    for phase in results["mutations"]:
+        assert len(phase["per_worker"]) == phase["workers"]
+        assert all(worker["exit_status"] == 0 for worker in phase["per_worker"])
+        assert phase["errors"] == 0
+        assert phase["writes"] == sum(worker["writes"] for worker in phase["per_worker"]) > 0
+        assert phase["mutations_per_s"] == round(phase["writes"] / 1.0, 1)
+        assert phase["changes_written"] == phase["writes"]
+        assert phase["changes_match_writes"] is True
+
+    for key in ("profile_list", "profile_mutations"):
+        assert sum(results[key]["layers"].values()) == pytest.approx(1.0, abs=0.01)
+        assert results[key]["top"]
+    assert results["profile_mutations"]["writes"] > 0
+    assert results["profile_list"]["layers"]["sql"] > 0
+    assert {"list#1", "list_include_resolved#1", "list_system#1"} <= set(results["explain"])
+    assert any("Execution Time" in line for line in results["explain"]["list#1"])
+
+    assert results["cleanup"]["incidents"] == 50
+    assert results["cleanup"]["systems"] == 5
+    assert results["cleanup"]["users"] == 1
+    assert results["cleanup"]["queued_tasks"] > 0
+    assert row_counts() == before
+    assert Incident.objects.filter(pk=existing.pk, status="investigating").exists()
+    assert Change.objects.filter(entity_id=existing.pk).count() == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sizes": "50,20"},
+        {"sizes": "0"},
+        {"workers": "1,x"},
+        {"duration": 0},
+        {"systems": 1, "systems_per_incident": 2},
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_bench_scale_rejects_bad_options_before_writing_anything(options: dict[str, Any]) -> None:
+    before = row_counts()
+
+    with pytest.raises(CommandError):
+        call_command("bench_scale", stdout=io.StringIO(), **options)
+
+    assert row_counts() == before
