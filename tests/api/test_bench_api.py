@@ -7,37 +7,15 @@ import json
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django_q.models import OrmQ
-from rest_framework.authtoken.models import Token
 
-from catalog.models import System
-from checkstack.entities.models import Change, Delivery, EntitySequence, Transition, TriggerEvent
-from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
+from checkstack.entities.models import Change
+from incidents.models import Incident
 from tests.api.helpers import make_incident
+from tests.bench_rows import row_counts
 
 MEASURED = ("list", "raw", "detail", "create", "resolve", "create_resolve")
-
-
-def row_counts() -> dict[str, int]:
-    models: list[Any] = [
-        Incident,
-        IncidentSystem,
-        IncidentUpdate,
-        IncidentLink,
-        System,
-        Change,
-        Transition,
-        EntitySequence,
-        TriggerEvent,
-        Delivery,
-        OrmQ,
-        Token,
-        get_user_model(),
-    ]
-    return {model.__name__: model.objects.count() for model in models}
 
 
 def run_bench(**options: Any) -> dict[str, Any]:

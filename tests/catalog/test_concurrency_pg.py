@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,34 +14,9 @@ from catalog import services
 from catalog.entity import system_handle
 from catalog.models import Group, System
 from checkstack.entities.models import Change
+from tests.threads import JOIN_TIMEOUT, Worker, join_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-JOIN_TIMEOUT = 60.0
-
-
-class Worker(threading.Thread):
-    """Runs ``work`` on its own database connection; keeps the result or what it raised."""
-
-    def __init__(self, work: Callable[[], Any], name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.work = work
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self.work()
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            connection.close()
-
-
-def join_all(*workers: Worker) -> None:
-    for worker in workers:
-        worker.join(timeout=JOIN_TIMEOUT)
-    assert not [w.name for w in workers if w.is_alive()], "threads did not finish"
 
 
 def sessions_waiting_for_a_lock() -> int:

@@ -7,39 +7,16 @@ import json
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django_q.models import OrmQ
-from rest_framework.authtoken.models import Token
 
 from catalog import services as catalog_services
-from catalog.models import System
-from checkstack.entities.models import Change, Delivery, EntitySequence, Transition, TriggerEvent
+from checkstack.entities.models import Change
 from incidents import services
-from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
+from incidents.models import Incident
+from tests.bench_rows import row_counts
 
 READS = ("list", "list_include_resolved", "list_system", "detail")
-MODELS: list[Any] = [
-    Incident,
-    IncidentSystem,
-    IncidentUpdate,
-    IncidentLink,
-    System,
-    Change,
-    Transition,
-    EntitySequence,
-    TriggerEvent,
-    Delivery,
-    OrmQ,
-    Token,
-]
-
-
-def row_counts() -> dict[str, int]:
-    counts = {model.__name__: model.objects.count() for model in MODELS}
-    counts["User"] = get_user_model().objects.count()
-    return counts
 
 
 def run_bench(**options: Any) -> dict[str, Any]:

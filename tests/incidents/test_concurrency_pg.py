@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from catalog import services as catalog
 from catalog.models import System
@@ -20,28 +19,9 @@ from checkstack.entities.delivery import sweep_inline
 from checkstack.entities.models import Change
 from incidents import services
 from incidents.models import Incident, IncidentSystem
+from tests.threads import JOIN_TIMEOUT, Worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-JOIN_TIMEOUT = 60.0
-
-
-class Worker(threading.Thread):
-    """Runs ``work`` on its own database connection; keeps the result or what it raised."""
-
-    def __init__(self, work: Callable[[], Any], name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.work = work
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self.work()
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            connection.close()
 
 
 def run_together(*works: Callable[[], Any]) -> list[Worker]:
