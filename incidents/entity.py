@@ -58,7 +58,26 @@ def incident_payload(change: EntityChange) -> dict[str, Any]:
     }
     if "status" in change.changed_fields:
         payload["statusChange"] = state.get("status")
+    payload.update(_descriptive_fields(change.entity_id))
     return payload
+
+
+def _descriptive_fields(incident_id: str) -> dict[str, Any]:
+    """Title, description and timestamps for filters and templates (not part of the state,
+    so they are read here, in the write's transaction; absent after a delete)."""
+    from .models import Incident
+
+    row = (
+        Incident.objects.filter(pk=incident_id)
+        .values("title", "description", "created_at", "resolved_at")
+        .first()
+    )
+    if row is None:
+        return {}
+    fields: dict[str, Any] = {"title": row["title"], "description": row["description"]}
+    fields["createdAt"] = row["created_at"].isoformat() if row["created_at"] else None
+    fields["resolvedAt"] = row["resolved_at"].isoformat() if row["resolved_at"] else None
+    return fields
 
 
 def incident_handle() -> EntityHandle[IncidentState]:

@@ -91,6 +91,7 @@ class AutomationRun(models.Model):
     steps_snapshot = models.JSONField(default=list)
     wait_event = models.CharField(max_length=150, blank=True, default="")
     wait_context_key = models.CharField(max_length=255, null=True, blank=True)
+    wait_started_at = models.DateTimeField(null=True, blank=True)
     wait_until = models.DateTimeField(null=True, blank=True)
     resume = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -63,6 +63,7 @@ class ActionContext:
     run_id: str | None
     context_key: str | None
     actor: dict[str, Any]
+    step_id: str | None = None
     consumed_artifacts: Mapping[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     logger: logging.Logger = dataclasses.field(
         default_factory=lambda: logging.getLogger("checkstack.automation.actions")
@@ -83,6 +84,9 @@ class ActionDefinition:
     run: Callable[[ActionContext, BaseModel], ActionResult]
     produces: str | None = None
     consumes: tuple[str, ...] = ()
+    # False for actions with effects outside the database (HTTP calls): the engine then runs
+    # them outside the step's transaction, at least once, instead of exactly once.
+    transactional: bool = True
 
 
 _triggers: dict[str, TriggerDefinition] = {}
@@ -132,13 +136,22 @@ def register_action(
     run: Callable[[ActionContext, Any], ActionResult],
     produces: str | None = None,
     consumes: Iterable[str] = (),
+    transactional: bool = True,
 ) -> ActionDefinition:
     _check_id("Action", id, _actions)
     _check_schema("Action", id, config_schema)
     if not callable(run):
         raise RegistrationError(f"Action {id!r}: run must be callable")
     definition = ActionDefinition(
-        id, display_name, description, category, config_schema, run, produces, tuple(consumes)
+        id,
+        display_name,
+        description,
+        category,
+        config_schema,
+        run,
+        produces,
+        tuple(consumes),
+        transactional,
     )
     _actions[id] = definition
     return definition

@@ -180,20 +180,27 @@ class _CollectingBroker:
 
 
 def enqueue(delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
-    """One django-q2 task per delivery and per trigger event.
+    """One django-q2 task per delivery and per trigger event (see ``enqueue_tasks``)."""
+    if not app_settings.ENQUEUE:
+        return
+    jobs: list[tuple[str, int | str]] = [(DELIVER_TASK, d) for d in delivery_ids]
+    jobs += [(DISPATCH_TASK, str(e)) for e in event_ids]
+    enqueue_tasks(jobs)
+
+
+def enqueue_tasks(jobs: list[tuple[str, int | str]]) -> None:
+    """Enqueue one django-q2 task per (dotted function path, argument).
 
     Tasks are packed by django-q2 itself (signing, options, ``pre_enqueue``); with the ORM
     broker they are stored with one INSERT. A broker failure is logged and swallowed: the rows
-    stay pending and the sweeper re-enqueues them.
+    the tasks work on stay pending and the sweepers re-enqueue them.
     """
-    if not app_settings.ENQUEUE or not (delivery_ids or event_ids):
+    if not jobs:
         return
     from django_q.brokers import get_broker
     from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    jobs: list[tuple[str, int | str]] = [(DELIVER_TASK, d) for d in delivery_ids]
-    jobs += [(DISPATCH_TASK, str(e)) for e in event_ids]
     collector = _CollectingBroker(Conf.CLUSTER_NAME)
     try:
         for func, arg in jobs:
@@ -207,9 +214,7 @@ def enqueue(delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
             for package in collector.packages:
                 broker.enqueue(package)
     except Exception:
-        logger.exception(
-            "Could not enqueue %s outbox task(s); the sweeper will pick them up", len(jobs)
-        )
+        logger.exception("Could not enqueue %s task(s); the sweeper will pick them up", len(jobs))
 
 
 def _store_orm_tasks(alias: str, key: str, packages: list[str]) -> None:

@@ -17,15 +17,22 @@ SWEEP_SCHEDULES = (("checkstack-entities-sweep-a", 0), ("checkstack-entities-swe
 
 
 def ensure_sweeper_schedules(using: str = "default", **kwargs: Any) -> None:
+    ensure_schedules(SWEEP_FUNC, SWEEP_SCHEDULES, using=using)
+
+
+def ensure_schedules(
+    func: str, schedules: tuple[tuple[str, int], ...], *, using: str = "default"
+) -> None:
+    """One-minute schedules of ``func``, by name, each first due ``offset`` seconds from now."""
     from django_q.models import Schedule
 
     now = timezone.now()
-    for name, offset in SWEEP_SCHEDULES:
+    for name, offset in schedules:
         schedule = Schedule.objects.using(using).filter(name=name).first()
         if schedule is None:
             Schedule.objects.using(using).create(
                 name=name,
-                func=SWEEP_FUNC,
+                func=func,
                 schedule_type=Schedule.MINUTES,
                 minutes=1,
                 repeats=-1,
@@ -34,7 +41,7 @@ def ensure_sweeper_schedules(using: str = "default", **kwargs: Any) -> None:
             continue
         changed = False
         for field, value in (
-            ("func", SWEEP_FUNC),
+            ("func", func),
             ("schedule_type", Schedule.MINUTES),
             ("minutes", 1),
             ("repeats", -1),
@@ -46,10 +53,14 @@ def ensure_sweeper_schedules(using: str = "default", **kwargs: Any) -> None:
             schedule.save()
 
 
-def on_post_migrate(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
+def schedule_table_exists(using: str) -> bool:
+    """False when django_q is not migrated on this database (e.g. a partial migrate)."""
     from django.db import connections
     from django_q.models import Schedule
 
-    if Schedule._meta.db_table not in connections[using].introspection.table_names():
-        return  # django_q not migrated on this database (e.g. a partial migrate)
-    ensure_sweeper_schedules(using=using)
+    return Schedule._meta.db_table in connections[using].introspection.table_names()
+
+
+def on_post_migrate(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
+    if schedule_table_exists(using):
+        ensure_sweeper_schedules(using=using)
