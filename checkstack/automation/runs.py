@@ -533,7 +533,9 @@ def _start_waiting(run: AutomationRun, index: int, config: BaseModel) -> None:
     run.status = RunStatus.WAITING
     run.wait_event = config.event
     run.wait_context_key = context_key
-    run.wait_started_at = now
+    # Events count from the run's trigger (or its previous resume) on, so an incident that was
+    # resolved before the run reached this step still wakes it.
+    run.wait_started_at = _events_since(run)
     run.wait_until = now + dt.timedelta(seconds=config.timeout_seconds)
     RunStep.objects.filter(run=run, position=index).update(
         status=StepStatus.WAITING,
@@ -546,12 +548,35 @@ def _start_waiting(run: AutomationRun, index: int, config: BaseModel) -> None:
         _resume(run, arrived)
 
 
+def _events_since(run: AutomationRun) -> dt.datetime:
+    if run.resume and run.resume.get("created_at"):
+        return dt.datetime.fromisoformat(run.resume["created_at"])
+    created = (
+        TriggerEvent.objects.filter(pk=run.trigger_event_id)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return created or run.created_at
+
+
+def _seen_event_ids(run: AutomationRun) -> list[Any]:
+    """The events this run already consumed: its trigger and its last resume."""
+    seen: list[Any] = [run.trigger_event_id]
+    if run.resume and run.resume.get("trigger_event_id"):
+        seen.append(uuid.UUID(run.resume["trigger_event_id"]))
+    return [pk for pk in seen if pk is not None]
+
+
 def _arrived_events(run: AutomationRun) -> QuerySet[TriggerEvent]:
-    return TriggerEvent.objects.filter(
-        event=run.wait_event,
-        context_key=run.wait_context_key,
-        created_at__gte=run.wait_started_at,
-    ).order_by("created_at", "id")
+    return (
+        TriggerEvent.objects.filter(
+            event=run.wait_event,
+            context_key=run.wait_context_key,
+            created_at__gte=run.wait_started_at,
+        )
+        .exclude(pk__in=_seen_event_ids(run))
+        .order_by("created_at", "id")
+    )
 
 
 def resume_waiting_runs(event: TriggerEvent) -> int:
@@ -564,7 +589,7 @@ def resume_waiting_runs(event: TriggerEvent) -> int:
         wait_started_at__lte=event.created_at,
     )
     for run in waiting.select_for_update().order_by("created_at", "id"):
-        if run.status == RunStatus.WAITING:
+        if run.status == RunStatus.WAITING and event.pk not in _seen_event_ids(run):
             _resume(run, event)
             resumed += 1
     return resumed
@@ -577,6 +602,7 @@ def _resume(run: AutomationRun, event: TriggerEvent) -> None:
         "payload": event.payload,
         "context_key": event.context_key,
         "trigger_event_id": str(event.pk),
+        "created_at": event.created_at.isoformat(),
     }
     RunStep.objects.filter(run=run, position=run.step_index).update(
         status=StepStatus.SUCCESS,
