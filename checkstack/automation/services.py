@@ -41,6 +41,7 @@ from checkstack.validation import (
 
 from .models import Automation, default_concurrency
 from .registry import ActionDefinition, get_action, get_trigger
+from .templating import is_template
 
 MAX_NAME = 200
 MAX_STEPS = 100
@@ -53,11 +54,6 @@ STEP_KEYS = ("id", "action", "config", "continue_on_error")
 CONCURRENCY_KEYS = ("scope", "mode", "max_runs")
 
 _sandbox = SandboxedEnvironment()
-
-
-def is_template(value: Any) -> bool:
-    """A string the engine renders as a Jinja2 template before validating the config."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def _template_strings(value: Any) -> list[str]:
@@ -148,6 +144,12 @@ def _supplies(trigger_event: str, artifact_type: str) -> bool:
     return bool(trigger_event) and trigger_event.split(".", 1)[0] == artifact_type
 
 
+def _names_its_target(config: dict[str, Any], artifact_type: str) -> bool:
+    """A config that gives ``<type>_id`` (``incident_id``) needs no upstream artifact."""
+    value = config.get(f"{artifact_type.replace('.', '_')}_id")
+    return isinstance(value, str) and bool(value.strip())
+
+
 def clean_steps(errors: Errors, value: Any, trigger_event: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         errors.add("steps", "Must be a JSON list of steps.")
@@ -197,6 +199,8 @@ def clean_steps(errors: Errors, value: Any, trigger_event: str) -> list[dict[str
             for message in _config_errors(step_id, action, config):
                 errors.add("steps", message)
             for artifact_type in action.consumes:
+                if _names_its_target(config, artifact_type):
+                    continue
                 if artifact_type not in produced and not _supplies(trigger_event, artifact_type):
                     errors.add(
                         "steps",

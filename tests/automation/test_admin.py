@@ -67,13 +67,13 @@ def test_admin_creates_an_automation_through_the_services(operator: Client) -> N
 def test_admin_create_with_a_bad_step_shows_the_service_message_and_creates_nothing(
     operator: Client,
 ) -> None:
-    steps = [{"id": "page", "action": "webhook.send", "config": {}}]
+    steps = [{"id": "page", "action": "pager.page", "config": {}}]
 
     response = operator.post(ADD_URL, submission(steps=steps))
 
     assert response.status_code == 200
     assert form_errors(response) == {
-        "": {"steps": ["Step 'page': action 'webhook.send' is not registered."]}
+        "": {"steps": ["Step 'page': action 'pager.page' is not registered."]}
     }
     assert not Automation.objects.exists()
 

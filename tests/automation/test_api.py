@@ -164,13 +164,13 @@ def test_delete_answers_204(automator: APIClient, automation: Automation) -> Non
 def test_create_with_an_unregistered_action_is_400_naming_the_step(automator: APIClient) -> None:
     definition = {
         **critical_incident_definition(),
-        "steps": [{"id": "page", "action": "webhook.send", "config": {}}],
+        "steps": [{"id": "page", "action": "pager.page", "config": {}}],
     }
 
     response = post(automator, AUTOMATIONS, definition)
 
     assert response.status_code == 400
-    assert response.json() == {"steps": ["Step 'page': action 'webhook.send' is not registered."]}
+    assert response.json() == {"steps": ["Step 'page': action 'pager.page' is not registered."]}
     assert not Automation.objects.exists()
 
 

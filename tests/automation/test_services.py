@@ -129,6 +129,16 @@ def test_update_validates_the_resulting_definition_as_a_whole() -> None:
     assert Automation.objects.get(pk=automation.pk).trigger["event"] == "incident.created"
 
 
+def test_consumer_naming_its_target_by_id_needs_no_producer() -> None:
+    definition = critical_incident_definition()
+    definition["trigger"] = {"event": "catalog.created"}
+    definition["steps"] = [note_step(incident_id="{{ trigger.payload.systemId }}-incident")]
+
+    automation = automations.create_automation(**definition)
+
+    assert automation.steps[0]["config"]["incident_id"].endswith("-incident")
+
+
 def test_update_unknown_automation_raises_not_found() -> None:
     with pytest.raises(NotFound):
         automations.update_automation("nope", name="x")
@@ -238,9 +248,9 @@ def test_duplicate_step_ids_are_refused() -> None:
 
 
 def test_unregistered_action_is_refused_naming_the_step() -> None:
-    messages = step_messages({"id": "page", "action": "webhook.send", "config": {}})
+    messages = step_messages({"id": "page", "action": "pager.page", "config": {}})
 
-    assert messages == ["Step 'page': action 'webhook.send' is not registered."]
+    assert messages == ["Step 'page': action 'pager.page' is not registered."]
 
 
 def test_unknown_step_key_is_refused() -> None:
@@ -391,12 +401,12 @@ def test_incident_triggers_supply_the_incident_artifact() -> None:
 
 def test_every_bad_step_is_reported_at_once() -> None:
     messages = step_messages(
-        {"id": "page", "action": "webhook.send"},
+        {"id": "page", "action": "pager.page"},
         {"id": "note", "action": "incident.add_update", "config": {}},
     )
 
     assert messages == [
-        "Step 'page': action 'webhook.send' is not registered.",
+        "Step 'page': action 'pager.page' is not registered.",
         "Step 'note', config field 'message': Field required",
     ]
 
