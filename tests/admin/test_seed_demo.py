@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -86,3 +87,31 @@ def test_admin_pages_render_with_the_demo_data(admin_client: Client) -> None:
     assert admin_client.get("/admin/catalog/system/").status_code == 200
     assert admin_client.get("/admin/catalog/group/core-platform/change/").status_code == 200
     assert admin_client.get("/admin/catalog/system/queue/change/").status_code == 200
+
+
+def test_seed_demo_wires_the_critical_incident_automation_and_a_webhook_endpoint() -> None:
+    from checkstack.automation.models import Automation, AutomationRun, WebhookEndpoint
+    from checkstack.entities.delivery import sweep_inline
+
+    seed()
+    seed()  # idempotent
+    automation = Automation.objects.get()
+    assert automation.trigger["event"] == "incident.created"
+    assert [step["action"] for step in automation.steps] == ["webhook.send", "incident.add_update"]
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.url.startswith("http://127.0.0.1:8001/")
+    sweep_inline()
+    # Only the critical demo incident matches the filter.
+    critical = Incident.objects.get(severity="critical")
+    assert list(AutomationRun.objects.values_list("context_key", flat=True)) == [critical.pk]
+    assert endpoint.deliveries.filter(event_type="incident.created").count() == 3
+
+
+def test_seed_demo_skips_the_local_webhooks_when_private_urls_are_refused(settings: Any) -> None:
+    from checkstack.automation.models import Automation, WebhookEndpoint
+
+    settings.CHECKSTACK_WEBHOOK_ALLOW_PRIVATE = False
+    output = seed()
+    assert "CHECKSTACK_WEBHOOK_ALLOW_PRIVATE=1" in output
+    assert not Automation.objects.exists() and not WebhookEndpoint.objects.exists()
+    assert Incident.objects.count() == 3

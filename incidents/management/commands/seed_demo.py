@@ -85,6 +85,39 @@ INCIDENTS = (
 )
 
 
+DEMO_RECEIVER = "http://127.0.0.1:8001"
+DEMO_AUTOMATION: dict[str, Any] = {
+    "name": "Critical incident → webhook + timeline note",
+    "description": "Pages on-call through a webhook and notes it on the incident's timeline.",
+    "trigger": {"event": "incident.created", "filter": "trigger.payload.severity == 'critical'"},
+    "steps": [
+        {
+            "id": "page",
+            "action": "webhook.send",
+            "config": {
+                "url": f"{DEMO_RECEIVER}/page",
+                "event_type": "demo.page",
+                "body": '{"text": {{ ("Critical incident: " ~ trigger.payload.title)|tojson }}, '
+                '"incident_id": {{ trigger.payload.incidentId|tojson }}}',
+            },
+        },
+        {
+            "id": "note",
+            "action": "incident.add_update",
+            "config": {
+                "message": "On-call paged by automation (webhook {{ steps.page.result.external_id }})."
+            },
+        },
+    ],
+    "concurrency": {"scope": "context_key", "mode": "single", "max_runs": 1},
+}
+DEMO_ENDPOINT: dict[str, Any] = {
+    "url": f"{DEMO_RECEIVER}/events",
+    "events": ["incident.created", "incident.updated", "incident.resolved"],
+    "description": "Demo receiver: python manage.py webhook_receiver",
+}
+
+
 class Command(BaseCommand):
     help = (
         "Create demo catalog systems, a group and incidents in several states through the "
@@ -94,7 +127,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
-            created = self.seed_catalog() + self.seed_incidents()
+            created = self.seed_catalog() + self.seed_automation() + self.seed_incidents()
         if not created:
             self.stdout.write("Demo data already exists; nothing created.")
             return
@@ -120,6 +153,28 @@ class Command(BaseCommand):
         except NotFound:
             catalog.create_group(id=group_id, name=group_name, system_ids=members)
             created.append(f"Created group {group_id} ({group_name}).")
+        return created
+
+    def seed_automation(self) -> list[str]:
+        """The automation "critical incident → webhook + timeline note" and a webhook endpoint,
+        both pointing at the local receiver (``manage.py webhook_receiver``)."""
+        from checkstack.automation import services as automations
+        from checkstack.automation import webhooks
+        from checkstack.automation.conf import app_settings
+
+        created = []
+        if not app_settings.WEBHOOK_ALLOW_PRIVATE:
+            self.stdout.write(
+                "Skipping the demo automation and webhook endpoint: they post to the local "
+                "receiver on 127.0.0.1, which needs CHECKSTACK_WEBHOOK_ALLOW_PRIVATE=1."
+            )
+            return created
+        if not automations.list_automations().filter(name=DEMO_AUTOMATION["name"]).exists():
+            automations.create_automation(**DEMO_AUTOMATION)
+            created.append(f"Created automation {DEMO_AUTOMATION['name']!r}.")
+        if not webhooks.list_endpoints().filter(url=DEMO_ENDPOINT["url"]).exists():
+            webhooks.create_endpoint(**DEMO_ENDPOINT)
+            created.append(f"Created webhook endpoint {DEMO_ENDPOINT['url']}.")
         return created
 
     def seed_incidents(self) -> list[str]:
