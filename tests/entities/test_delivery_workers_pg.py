@@ -32,6 +32,7 @@ from checkstack.entities import EntityChange, WorkQueue, on_entity_changed
 from checkstack.entities import delivery as delivery_service
 from checkstack.entities.handle import EntityHandle
 from checkstack.entities.models import Delivery, DeliveryStatus, TriggerEvent
+from tests.qcluster import qcluster_environment, stop, wait_for
 from tests.testapp.entity import WidgetState, create_widget
 from tests.testapp.models import Record, Widget
 from tests.testapp.workers import QCLUSTER_GROUP, QCLUSTER_SUBSCRIBER_ENV, subscribe_change_recorder
@@ -220,15 +221,6 @@ def slow_handler_in_child(change: EntityChange) -> None:
         time.sleep(30)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def backend_gone(backend: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [backend])
@@ -300,31 +292,6 @@ def test_three_worker_processes_deliver_50_changes_of_one_entity_in_seq_order(
 # -- a real qcluster --------------------------------------------------------------------------
 
 
-def qcluster_environment() -> dict[str, str]:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    if db.get("PASSWORD"):
-        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": url,
-        QCLUSTER_SUBSCRIBER_ENV: "1",
-        "CHECKSTACK_Q_WORKERS": "2",
-    }
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the cluster (it stops its own workers), then SIGKILL its process group."""
-    if process.poll() is None:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=15)
-
-
 def test_a_real_qcluster_delivers_changes_enqueued_after_commit(
     widgets: EntityHandle[WidgetState], settings: Any, tmp_path: Path
 ) -> None:
@@ -334,7 +301,7 @@ def test_a_real_qcluster_delivers_changes_enqueued_after_commit(
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=BASE_DIR,
-        env=qcluster_environment(),
+        env=qcluster_environment(**{QCLUSTER_SUBSCRIBER_ENV: "1"}),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, stopped as a whole
