@@ -101,8 +101,6 @@ def _cancel(run: AutomationRun, reason: str) -> None:
     run.save(update_fields=["status", "error", "finished_at", "updated_at"])
 
 
-
-
 # -- creation (called by the dispatcher) ----------------------------------------------------
 
 

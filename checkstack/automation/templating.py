@@ -63,8 +63,7 @@ def render_value(value: Any, scope: Mapping[str, Any], *, where: str) -> Any:
         }
     if isinstance(value, list):
         return [
-            render_value(item, scope, where=f"{where}[{index}]")
-            for index, item in enumerate(value)
+            render_value(item, scope, where=f"{where}[{index}]") for index, item in enumerate(value)
         ]
     return value
 
@@ -73,9 +72,9 @@ def _render_string(source: str, scope: Mapping[str, Any], where: str) -> Any:
     single = _SINGLE_EXPRESSION.fullmatch(source)
     try:
         if single and not is_template(single.group("expr")):
-            result = _environment.compile_expression(
-                single.group("expr"), undefined_to_none=False
-            )(**scope)
+            result = _environment.compile_expression(single.group("expr"), undefined_to_none=False)(
+                **scope
+            )
             if isinstance(result, jinja2.Undefined):
                 str(result)  # raises: StrictUndefined refuses to be used
             return result

@@ -30,7 +30,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def page_and_note(url: str) -> dict[str, Any]:
     return {
         "name": "Critical incident → webhook + timeline note",
-        "trigger": {"event": "incident.created", "filter": "trigger.payload.severity == 'critical'"},
+        "trigger": {
+            "event": "incident.created",
+            "filter": "trigger.payload.severity == 'critical'",
+        },
         "steps": [
             {
                 "id": "page",

@@ -229,7 +229,10 @@ def test_raising_action_fails_its_step_and_rolls_back_its_writes(systems: list[s
 def test_create_then_resolve_uses_the_created_incident_artifact(systems: list[str]) -> None:
     definition = {
         "name": "Follow-up",
-        "trigger": {"event": "incident.created", "filter": "trigger.payload.severity == 'critical'"},
+        "trigger": {
+            "event": "incident.created",
+            "filter": "trigger.payload.severity == 'critical'",
+        },
         "steps": [
             {
                 "id": "create",
@@ -244,9 +247,7 @@ def test_create_then_resolve_uses_the_created_incident_artifact(systems: list[st
         ],
     }
     services.create_automation(**definition)
-    trigger_incident = incidents.create_incident(
-        title="DB", severity="critical", system_ids=["db"]
-    )
+    trigger_incident = incidents.create_incident(title="DB", severity="critical", system_ids=["db"])
     drain()
     run = AutomationRun.objects.get()
     assert run.status == RunStatus.SUCCESS, run.error

@@ -99,8 +99,7 @@ def test_a_run_executed_by_two_workers_at_once_runs_each_step_once(
         name="steps",
         trigger={"event": "incident.created", "filter": ""},
         steps=[
-            {"id": f"s{n}", "action": "test.count", "config": {"label": f"s{n}"}}
-            for n in range(20)
+            {"id": f"s{n}", "action": "test.count", "config": {"label": f"s{n}"}} for n in range(20)
         ],
     )
     incidents.create_incident(title="X", severity="minor", system_ids=["db"])

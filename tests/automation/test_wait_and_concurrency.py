@@ -139,7 +139,11 @@ def _waiting_automation(mode: str, scope: str = "context_key", max_runs: int = 5
         name=f"{mode} {scope}",
         trigger={"event": "incident.updated", "filter": ""},
         steps=[
-            {"id": "rec", "action": "test.record", "config": {"label": "{{ trigger.payload.severity }}"}},
+            {
+                "id": "rec",
+                "action": "test.record",
+                "config": {"label": "{{ trigger.payload.severity }}"},
+            },
             {
                 "id": "wait",
                 "action": "automation.wait_for_trigger",

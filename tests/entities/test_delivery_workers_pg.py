@@ -8,30 +8,27 @@ starts a real ``manage.py qcluster`` against the test database.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import multiprocessing
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from multiprocessing.synchronize import Barrier as ProcessBarrier
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 
 from checkstack.entities import EntityChange, WorkQueue, on_entity_changed
 from checkstack.entities import delivery as delivery_service
 from checkstack.entities.handle import EntityHandle
 from checkstack.entities.models import Delivery, DeliveryStatus, TriggerEvent
+from tests.processes import JOIN_TIMEOUT, backend_gone, fork_workers, join_all
 from tests.qcluster import qcluster_environment, stop, wait_for
 from tests.testapp.entity import WidgetState, create_widget
 from tests.testapp.models import Record, Widget
@@ -39,7 +36,6 @@ from tests.testapp.workers import QCLUSTER_GROUP, QCLUSTER_SUBSCRIBER_ENV, subsc
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-JOIN_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 30.0
 BASE_DIR = Path(django_settings.BASE_DIR)
 
@@ -100,48 +96,6 @@ def work_like_a_task_loop(
             delivery_service.deliver(due_id)
         for event_id in delivery_service.due_trigger_events(grace=0, limit=50):
             delivery_service.dispatch_trigger_event(event_id)
-
-
-def child_main(work: Callable[[], object], barrier: ProcessBarrier | None) -> None:
-    """Body of a forked worker: its own connection, ``work``, exit code 0 on success."""
-    code = 1
-    try:
-        connections.close_all()  # never reuse the parent's socket
-        connection.ensure_connection()
-        if barrier is not None:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-        work()
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(BaseException):
-            connections.close_all()
-        os._exit(code)  # skip pytest's atexit handlers in the child
-
-
-def fork_workers(works: list[Callable[[], object]]) -> list[multiprocessing.Process]:
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(len(works)) if len(works) > 1 else None
-    connections.close_all()  # children must not inherit an open connection
-    children = [
-        context.Process(target=child_main, args=(work, barrier), daemon=True) for work in works
-    ]
-    for child in children:
-        child.start()
-    return children
-
-
-def join_all(children: list[multiprocessing.Process]) -> list[int | None]:
-    try:
-        for child in children:
-            child.join(timeout=JOIN_TIMEOUT)
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.kill()
-                child.join(timeout=5)
-    return [child.exitcode for child in children]
 
 
 def run_workers(works: list[Callable[[], object]]) -> None:
@@ -219,13 +173,6 @@ def slow_handler_in_child(change: EntityChange) -> None:
             (backend,) = cursor.fetchone()
         Path(marker).write_text(str(backend))
         time.sleep(30)
-
-
-def backend_gone(backend: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [backend])
-        (count,) = cursor.fetchone()
-    return count == 0
 
 
 def test_worker_killed_mid_handler_rolls_back_and_the_delivery_completes_once_later(

@@ -54,8 +54,7 @@ class Command(BaseCommand):
                     event_type = "(not JSON)"
                 check = signature_matches(self.headers, body, port)
                 stdout.write(
-                    f"[webhook] {event_type} id={self.headers.get('webhook-id')} "
-                    f"signature {check}"
+                    f"[webhook] {event_type} id={self.headers.get('webhook-id')} signature {check}"
                 )
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
