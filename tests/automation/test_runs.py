@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from checkstack.automation import runs, services
 from checkstack.automation.dispatch import dispatch
 from checkstack.automation.models import AutomationRun, RunArtifact, RunStatus, RunStep
