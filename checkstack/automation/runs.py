@@ -553,6 +553,8 @@ def _events_since(run: AutomationRun) -> dt.datetime:
         TriggerEvent.objects.filter(pk=run.trigger_event_id)
         .values_list("created_at", flat=True)
         .first()
+        if run.trigger_event_id is not None
+        else None
     )
     return created or run.created_at
 
@@ -676,7 +678,8 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     for pk in list(expired.values_list("pk", flat=True)[:batch]):
         with transaction.atomic():
             run = _lock(pk)
-            if run is not None and run.status == RunStatus.WAITING and run.wait_until <= now:
+            due = run is not None and run.wait_until is not None and run.wait_until <= now
+            if run is not None and due and run.status == RunStatus.WAITING:
                 _time_out(run)
                 timed_out += 1
     arrived = TriggerEvent.objects.filter(
