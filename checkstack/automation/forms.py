@@ -33,3 +33,25 @@ class AutomationForm(ServiceForm):
         '"restart", "max_runs": 5}; left blank, the defaults.',
         widget=_json_textarea(4),
     )
+
+
+class WebhookEndpointForm(ServiceForm):
+    """The editable fields of a webhook endpoint; the secret is generated, never a field."""
+
+    url = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 80, "maxlength": 2000}),
+        help_text="The http or https URL that receives the signed POSTs.",
+    )
+    events = forms.JSONField(
+        required=False,
+        help_text='["incident.created", "incident.resolved"], or ["*"] (or blank) for every event.',
+        widget=_json_textarea(3),
+    )
+    system_ids = forms.JSONField(
+        required=False,
+        help_text='["db", "api"]: only events of these systems; blank or []: every system.',
+        widget=_json_textarea(2),
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    enabled = forms.BooleanField(required=False, initial=True)

@@ -135,13 +135,17 @@ def make_systems(*system_ids: str) -> list[str]:
     return list(system_ids)
 
 
+IDENTIFYING = ("incidentId", "title", "description", "createdAt", "resolvedAt")
+
+
 def change_log(kind: str, entity_id: str) -> list[dict[str, Any]]:
-    """The entity's change rows with their trigger events, without the entity id itself (so
-    the logs of two entities written alike compare equal)."""
+    """The entity's change rows with their trigger events, without what identifies the entity
+    (its id, title, description and timestamps in the payload), so the logs of two entities
+    written alike compare equal."""
     rows = []
     for change in Change.objects.filter(kind=kind, entity_id=entity_id).order_by("seq"):
         events = [
-            (event.event, {k: v for k, v in event.payload.items() if k not in ("incidentId",)})
+            (event.event, {k: v for k, v in event.payload.items() if k not in IDENTIFYING})
             for event in change.trigger_events.order_by("event")
         ]
         transitions = sorted((t.field, t.from_value, t.to_value) for t in change.transitions.all())

@@ -397,3 +397,33 @@ def test_sweep_reenqueues_a_stalled_run(
     later = timezone.now() + dt.timedelta(seconds=61)
     assert runs.sweep(now=later)["runs_stalled"] == 1
     assert enqueued == [("checkstack.automation.tasks.execute_run", str(run.pk))]
+
+
+def test_webhook_step_runs_outside_the_transaction_and_replays_with_the_same_id(
+    systems: list[str],
+) -> None:
+    from django.db import transaction
+
+    from checkstack.automation.runs import _claim_step, _lock
+    from checkstack.automation.webhooks import action_message_id
+    from checkstack.entities.delivery import sweep_inline
+    from tests.automation.receiver import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        definition = critical_incident_definition()
+        definition["steps"] = [
+            {"id": "page", "action": "webhook.send", "config": {"url": receiver.url}},
+            note_step(message="paged {{ steps.page.result.external_id }}"),
+        ]
+        services.create_automation(**definition)
+        incident = incidents.create_incident(title="X", severity="critical", system_ids=["db"])
+        sweep_inline()
+        run = AutomationRun.objects.get()
+        with transaction.atomic():  # a first claim whose worker died mid-request
+            _claim_step(_lock(run.pk))  # type: ignore[arg-type]
+        assert runs.execute_run(run.pk) == "success"
+        (request,) = receiver.requests
+    message_id = action_message_id(str(run.pk), "page")
+    assert request.headers["webhook-id"] == message_id
+    assert _messages(incident.pk) == [f"paged {message_id}"]
+    assert run.steps.get(step_id="page").attempts == 2

@@ -2,8 +2,9 @@
 holding ``automation.manage_automation`` (the API suite's manager lacks it, so there these
 operations only answer 403).
 
-Path ids are drawn partly from a seeded automation and bodies partly replaced by the valid
-example definition, so the success paths run too. Checks: no 5xx; status code, content type and
+Path ids are drawn partly from a seeded automation, run, webhook endpoint and delivery, and
+bodies partly replaced by the valid example definition (or a valid webhook URL), so the success
+paths run too. Checks: no 5xx; status code, content type and
 body conform to the schema.
 """
 
@@ -26,8 +27,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from checkstack.automation import services as automations
+from checkstack.automation import webhooks
 from tests.api.helpers import make_user
-from tests.automation.helpers import critical_incident_definition, grant
+from tests.automation.helpers import critical_incident_definition, grant, make_run
+
+HOOK_URL = "http://127.0.0.1:9/hook"
 
 CHECKS = [
     not_a_server_error,
@@ -56,8 +60,18 @@ schema = schemathesis.openapi.from_wsgi(
 
 
 @pytest.fixture
-def seeded(db: None) -> Iterator[list[str]]:
-    SEEDED.append(automations.create_automation(**critical_incident_definition()).pk)
+def seeded(db: None, settings: Any) -> Iterator[list[str]]:
+    settings.CHECKSTACK_WEBHOOK_ALLOW_PRIVATE = True  # no DNS lookups of generated hosts
+    automation = automations.create_automation(**critical_incident_definition())
+    endpoint = webhooks.create_endpoint(url=HOOK_URL)
+    SEEDED.extend(
+        [
+            automation.pk,
+            str(make_run(automation).pk),
+            str(endpoint.pk),
+            str(webhooks.ping(str(endpoint.pk)).pk),
+        ]
+    )
     yield SEEDED
     SEEDED.clear()
 
@@ -79,11 +93,14 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 
 @schema.hook
 def flatmap_body(context: Any, body: Any) -> Any:
-    """A generated body, or one whose definition fields are replaced by the valid example."""
+    """A generated body, or one whose definition fields (or webhook URL) are replaced by valid
+    ones."""
     if isinstance(body, dict) and ("steps" in body or "trigger" in body):
         example = critical_incident_definition()
         valid = {**body, **{key: example[key] for key in ("trigger", "steps") if key in body}}
         return st.sampled_from([body, valid])
+    if isinstance(body, dict) and "url" in body:
+        return st.sampled_from([body, {**body, "url": HOOK_URL}, {"url": HOOK_URL}])
     return st.just(body)
 
 

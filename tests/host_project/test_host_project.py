@@ -110,7 +110,12 @@ def test_migrate_applies_every_app_and_creates_the_sweeper_schedules(host: Any) 
     assert ("catalog" in applied) is (host["variant"] == "with_catalog")
     assert host["catalog_installed"] is (host["variant"] == "with_catalog")
     assert host["vendor"] == connection.vendor
-    assert host["schedules"] == ["checkstack-entities-sweep-a", "checkstack-entities-sweep-b"]
+    assert host["schedules"] == [
+        "checkstack-automation-sweep-a",
+        "checkstack-automation-sweep-b",
+        "checkstack-entities-sweep-a",
+        "checkstack-entities-sweep-b",
+    ]
 
 
 def test_incident_round_trip_through_the_api_under_the_host_prefix(host: Any) -> None:

@@ -29,12 +29,22 @@ def changes(incident_id: str) -> list[Change]:
     return list(Change.objects.filter(kind="incident", entity_id=incident_id).order_by("seq"))
 
 
-def events(incident_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """``(trigger id, payload)`` of every trigger event of the incident, in change order."""
+DESCRIPTIVE = ("title", "description", "createdAt", "resolvedAt")
+
+
+def events(incident_id: str, *, descriptive: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """``(trigger id, payload)`` of every trigger event of the incident, in change order;
+    without the descriptive fields (title, description, timestamps) unless asked for."""
     rows = TriggerEvent.objects.filter(
         change__kind="incident", change__entity_id=incident_id
     ).order_by("change__seq", "event")
-    return [(row.event, row.payload) for row in rows]
+    return [
+        (
+            row.event,
+            {k: v for k, v in row.payload.items() if descriptive or k not in DESCRIPTIVE},
+        )
+        for row in rows
+    ]
 
 
 def reload(incident: Incident | str) -> Incident:

@@ -81,6 +81,7 @@ def test_deriver_table(
 # -- payload mapper -----------------------------------------------------------------------------
 
 
+@pytest.mark.django_db
 def test_payload_of_a_create_carries_status_change_investigating() -> None:
     assert incident_payload(change_of(None, STATE)) == {
         "incidentId": "inc-1",
@@ -91,6 +92,7 @@ def test_payload_of_a_create_carries_status_change_investigating() -> None:
     }
 
 
+@pytest.mark.django_db
 def test_payload_has_status_change_only_when_status_changed() -> None:
     payload = incident_payload(change_of(STATE, {**STATE, "severity": "minor"}))
     assert payload == {
@@ -159,6 +161,22 @@ def test_trigger_payloads_of_real_writes(systems: list[str]) -> None:
         ["systemIds"],
         ["status"],
     ]
+
+
+@pytest.mark.django_db
+def test_payloads_carry_title_description_and_timestamps_for_filters(
+    systems: list[str],
+) -> None:
+    incident = services.create_incident(
+        title="DB down", description="Replica lag", severity="major", system_ids=["db"]
+    )
+    services.resolve_incident(incident.pk)
+    incident.refresh_from_db()
+    created, resolved = (payload for _, payload in events(incident.pk, descriptive=True))
+    assert (created["title"], created["description"]) == ("DB down", "Replica lag")
+    assert created["createdAt"] == incident.created_at.isoformat()
+    assert created["resolvedAt"] is None
+    assert resolved["resolvedAt"] == incident.resolved_at.isoformat()
 
 
 @pytest.mark.django_db

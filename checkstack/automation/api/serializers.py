@@ -1,4 +1,4 @@
-"""Automation API shapes: registries, automations (output) and strict automation input.
+"""Automation API shapes: registries, automations, runs and webhooks (output) and strict input.
 
 Input fields holding JSON definitions (``trigger``, ``steps``, ``concurrency``) are taken as
 JSON and validated by the services, so the messages name the step and field like the admin's.
@@ -11,9 +11,17 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from checkstack.api.serializers import StrictInputSerializer
+from checkstack.api.serializers import IdListField, StrictInputSerializer
 
-from ..models import Automation
+from ..models import (
+    Automation,
+    AutomationRun,
+    RunArtifact,
+    RunStep,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from ..registry import ActionDefinition, ArtifactTypeDefinition, TriggerDefinition
 from ..services import MODES, SCOPES
 
@@ -135,3 +143,165 @@ class AutomationUpdateSerializer(StrictInputSerializer):
     trigger = TriggerInputField(required=False)
     steps = StepsInputField(required=False)
     concurrency = ConcurrencyInputField(required=False, allow_null=True)
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+class RunStepSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="step_id", help_text="The step's id in the automation.")
+    result = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = RunStep
+        fields = ["id", "action", "status", "result", "error", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class RunArtifactSerializer(serializers.ModelSerializer):
+    data = serializers.JSONField()
+
+    class Meta:
+        model = RunArtifact
+        fields = ["step_id", "type", "data", "external_id", "created_at"]
+        read_only_fields = fields
+
+
+class RunSerializer(serializers.ModelSerializer):
+    automation_id = serializers.CharField()
+    steps = RunStepSerializer(many=True, help_text="Executed steps, in order.")
+    artifacts = RunArtifactSerializer(many=True, help_text="Artifacts the steps produced.")
+
+    class Meta:
+        model = AutomationRun
+        fields = [
+            "id",
+            "automation_id",
+            "trigger_event_id",
+            "event",
+            "context_key",
+            "status",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "steps",
+            "artifacts",
+        ]
+        read_only_fields = fields
+
+
+class RunCancelSerializer(StrictInputSerializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Stored as the run's error; default 'Cancelled by an operator'.",
+    )
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+ENDPOINT_FIELDS = [
+    "id",
+    "url",
+    "events",
+    "system_ids",
+    "enabled",
+    "description",
+    "consecutive_failures",
+    "disabled_at",
+    "disabled_reason",
+    "created_at",
+    "updated_at",
+]
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.CharField(), help_text="Trigger ids, or '*' for every event."
+    )
+    system_ids = serializers.ListField(
+        child=serializers.CharField(), help_text="Only events of these systems; empty: all."
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ENDPOINT_FIELDS
+        read_only_fields = fields
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    """The endpoint as created: the only response that carries its secret."""
+
+    secret = serializers.CharField(help_text="The signing secret; shown only in this response.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*ENDPOINT_FIELDS, "secret"]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreateSerializer(StrictInputSerializer):
+    url = serializers.CharField(max_length=2000, help_text="An http or https URL.")
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        required=False,
+        help_text="Trigger ids, or '*' for every event.",
+    )
+    system_ids = IdListField(required=False, help_text="Only events of these systems.")
+    description = serializers.CharField(required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+
+
+class WebhookEndpointUpdateSerializer(StrictInputSerializer):
+    url = serializers.CharField(required=False, max_length=2000)
+    events = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
+    system_ids = IdListField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+
+
+class EmptyInputSerializer(StrictInputSerializer):
+    """A body with no fields (an empty object, or none at all)."""
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = [
+            "number",
+            "status_code",
+            "duration_ms",
+            "response_excerpt",
+            "error",
+            "outcome",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    endpoint_id = serializers.UUIDField()
+    attempt_count = serializers.IntegerField(source="attempts", help_text="Attempts so far.")
+    attempts = WebhookAttemptSerializer(
+        many=True, source="attempt_log", help_text="Every HTTP attempt, in order."
+    )
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "message_id",
+            "endpoint_id",
+            "trigger_event_id",
+            "event_type",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "finished_at",
+            "attempts",
+        ]
+        read_only_fields = fields

@@ -105,7 +105,8 @@ DEMO_AUTOMATION: dict[str, Any] = {
             "id": "note",
             "action": "incident.add_update",
             "config": {
-                "message": "On-call paged by automation (webhook {{ steps.page.result.external_id }})."
+                "message": "On-call paged by automation "
+                "(webhook {{ steps.page.result.external_id }}).",
             },
         },
     ],
@@ -140,7 +141,7 @@ class Command(BaseCommand):
             return []  # incidents keep system ids as opaque strings then
         from catalog import services as catalog
 
-        created = []
+        created: list[str] = []
         for system_id, name, description in SYSTEMS:
             try:
                 catalog.get_system(system_id)
@@ -162,7 +163,7 @@ class Command(BaseCommand):
         from checkstack.automation import webhooks
         from checkstack.automation.conf import app_settings
 
-        created = []
+        created: list[str] = []
         if not app_settings.WEBHOOK_ALLOW_PRIVATE:
             self.stdout.write(
                 "Skipping the demo automation and webhook endpoint: they post to the local "
@@ -178,7 +179,7 @@ class Command(BaseCommand):
         return created
 
     def seed_incidents(self) -> list[str]:
-        created = []
+        created: list[str] = []
         for demo in INCIDENTS:
             existing = services.list_incidents(include_resolved=True, search=demo.title)
             if any(incident.title == demo.title for incident in existing):

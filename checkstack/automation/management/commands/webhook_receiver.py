@@ -45,7 +45,7 @@ class Command(BaseCommand):
         stdout = self.stdout
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length") or 0), 1_000_000)
                 body = self.rfile.read(length)
                 try:
