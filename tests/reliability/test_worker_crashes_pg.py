@@ -115,3 +115,47 @@ def test_worker_killed_during_a_run_step_resumes_and_writes_the_step_once(
         ("after", 1),
     ]
     connection.close()
+
+
+def test_worker_killed_during_a_webhook_post_is_resent_once_with_the_same_webhook_id() -> None:
+    from checkstack.automation import webhooks
+    from checkstack.automation.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+    from tests.automation.receiver import WebhookReceiver
+
+    make_systems("db")
+    # The first request hangs at the receiver, so the worker is killed in the middle of it.
+    with WebhookReceiver(delay=30.0) as slow, WebhookReceiver() as fast:
+        endpoint = webhooks.create_endpoint(url=slow.url, events=["incident.created"])
+        incidents.create_incident(title="X", severity="major", system_ids=["db"])
+        sweep_inline()
+        delivery = WebhookDelivery.objects.get()
+        (child,) = fork_workers([lambda: webhooks.send_delivery(delivery.pk)])
+        try:
+            slow.wait_for(1, timeout=JOIN_TIMEOUT)
+            os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            child.join(timeout=JOIN_TIMEOUT)
+        finally:
+            join_all([child])
+        assert child.exitcode == -signal.SIGKILL
+        connection.close()
+
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("sending", 1)
+        # The receiver is back to normal (same endpoint, now answering at once).
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=fast.url)
+        assert webhooks.deliver_due_inline() == 0  # the claim has not expired yet
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            claimed_until=timezone.now() - dt.timedelta(seconds=1)
+        )
+        assert webhooks.sweep()["webhook_lost_deliveries"] == 1
+        assert webhooks.deliver_due_inline() == 1
+        assert webhooks.deliver_due_inline() == 0
+        (first,) = slow.requests
+        (second,) = fast.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery.message_id
+    assert first.body == second.body
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("success", 2)
+    assert list(
+        WebhookAttempt.objects.filter(delivery=delivery).values_list("number", "outcome")
+    ) == [(1, "retry"), (2, "success")]
