@@ -22,27 +22,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import IO, Any
-from urllib.parse import quote, urlencode
+from collections.abc import Iterator
+from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
 from checkstack.entities.benchmarking import (
+    Cluster,
     last_queued_task_id,
-    percentile,
+    latency_summary,
     purge_queued_tasks,
+    wait_until,
+)
+from checkstack.entities.benchmarking import (
+    database_url as database_url,  # re-exported: the cluster's DATABASE_URL
 )
 from checkstack.entities.models import (
     Change,
@@ -63,7 +60,6 @@ CLEANUP_GROUP = "incident-system-cleanup"
 WORKERS = 2
 WARMUP = 10
 CLUSTER_START_TIMEOUT = 60.0
-POLL = 0.05
 # The issue's targets: entity p50 / raw p50 at most, entity deliveries/s / raw tasks/s at least.
 TARGET_LATENCY_RATIO = 1.2
 TARGET_THROUGHPUT_RATIO = 1.0
@@ -100,85 +96,6 @@ def starts(prefix: str) -> dict[str, float]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT k, started FROM {table} WHERE k LIKE %s", [f"{prefix}%"])
         return {key: float(started) for key, started in cursor.fetchall()}
-
-
-# -- the cluster ------------------------------------------------------------------------------
-
-
-def database_url() -> str:
-    """A ``DATABASE_URL`` for the database this process uses (the test database under pytest)."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        name = str(db["NAME"])
-        if name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
-            raise CommandError("bench_delivery needs a SQLite file another process can open")
-        return f"sqlite:///{Path(name).resolve()}"
-    if connection.vendor != "postgresql":
-        raise CommandError(f"bench_delivery runs on SQLite or PostgreSQL, not {connection.vendor}")
-    user = quote(str(db.get("USER") or ""), safe="")
-    if db.get("PASSWORD"):
-        user += ":" + quote(str(db["PASSWORD"]), safe="")
-    host = db.get("HOST") or "localhost"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
-    query = f"?{urlencode(options)}" if options else ""
-    return f"postgres://{user}{'@' if user else ''}{host}{port}/{quote(str(db['NAME']))}{query}"
-
-
-class Cluster:
-    """``manage.py qcluster`` in its own process group, output to a temporary log file."""
-
-    def __init__(self) -> None:
-        self.log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
-            prefix="bench-delivery-qcluster-"
-        )
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
-            "DATABASE_URL": database_url(),
-            "CHECKSTACK_Q_WORKERS": str(WORKERS),
-        }
-        base_dir = Path(settings.BASE_DIR)
-        self.process = subprocess.Popen(
-            [sys.executable, str(base_dir / "manage.py"), "qcluster"],
-            cwd=base_dir,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as a whole
-        )
-
-    def output(self, chars: int = 3000) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-chars:]
-
-    def check_alive(self) -> None:
-        code = self.process.poll()
-        if code is not None:
-            raise CommandError(f"qcluster exited with {code}:\n{self.output()}")
-
-    def stop(self) -> None:
-        """SIGTERM (it stops its own workers), then SIGKILL of its process group."""
-        try:
-            if self.process.poll() is None:
-                self.process.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=15)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=15)
-        finally:
-            self.log.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, cluster: Cluster, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        cluster.check_alive()
-        if time.monotonic() > deadline:
-            raise CommandError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(POLL)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -363,18 +280,6 @@ def purge_bench_rows(queued_after: int = 0, task_keys: set[str] | None = None) -
 # -- figures ----------------------------------------------------------------------------------
 
 
-def latency_summary(seconds: list[float]) -> dict[str, Any]:
-    ordered = sorted(round(s * 1e9) for s in seconds)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(percentile(ordered, 50), 2),
-        "p99_ms": round(percentile(ordered, 99), 2),
-        "min_ms": round(ordered[0] / 1e6, 2),
-        "max_ms": round(ordered[-1] / 1e6, 2),
-        "mean_ms": round(sum(ordered) / len(ordered) / 1e6, 2),
-    }
-
-
 def throughput_summary(
     n: int, first: float, enqueued: float, done: list[float], unit: str
 ) -> dict[str, Any]:
@@ -410,7 +315,7 @@ def run_benchmark(
     cluster: Cluster | None = None
     try:
         with enqueue_on():
-            cluster = Cluster()
+            cluster = Cluster(workers=WORKERS)
             run.warm_up(cluster)
             raw = {
                 "latency": run.raw_latency(latency_n, pause, cluster),

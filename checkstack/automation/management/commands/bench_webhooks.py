@@ -1,0 +1,598 @@
+"""``manage.py bench_webhooks``: API → webhook latency through a real qcluster.
+
+On the configured database (a SQLite file or PostgreSQL) the command starts a local HTTP
+receiver thread on 127.0.0.1, creates a catalog system, an automation on ``incident.created``
+(filtered to that system) with one ``webhook.send`` step posting ``{"incident": <id>}`` to the
+receiver, and a superuser; then starts ``manage.py qcluster`` (2 workers, ORM broker) with
+``CHECKSTACK_WEBHOOK_ALLOW_PRIVATE=1`` (the receiver is on loopback).
+
+After a few warm-up incidents, it creates ``--n`` incidents one at a time with
+``POST /api/incidents/`` through DRF's ``APIClient`` (forced authentication: the whole API
+path, without HTTP). Latency = the receiver's arrival time minus the time just before the API
+call (both ``time.perf_counter()`` of this process). The next incident is created once the
+run of the previous one is finished. A per-hop breakdown comes from timestamps the path
+records anyway: the ``incident_changed`` signal (after COMMIT and the after-commit task
+insert), the trigger event's ``dispatched_at`` and the run's ``started_at`` (wall clocks of the
+same machine, mapped onto this process's ``perf_counter``).
+
+Everything the run created or caused is deleted at the end, also after an error: the incidents
+(with their systems, updates and links), their and the system's change, transition, trigger
+event, delivery and sequence rows, the automation runs of those trigger events (any
+automation's, with their steps and artifacts) and webhook deliveries, the automation, the
+system, the user, and the django-q2 tasks still queued for them and their task results. All
+of them carry the run's token (``bench-webhooks-<token>``) or hang off rows that do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.models import Q
+from django.test.utils import override_settings
+
+from checkstack.entities.benchmarking import (
+    Cluster,
+    last_queued_task_id,
+    latency_summary,
+    purge_queued_tasks,
+    wait_until,
+)
+from checkstack.entities.management.commands.bench_entities import (
+    database_facts,
+    machine_facts,
+)
+from checkstack.entities.models import (
+    Change,
+    Delivery,
+    EntitySequence,
+    Transition,
+    TriggerEvent,
+)
+
+COMMAND = "bench_webhooks"
+PREFIX = "bench-webhooks-"
+EVENT = "incident.created"
+STEP_ID = "post"
+INCIDENT_KIND = "incident"
+SYSTEM_KIND = "catalog-system"
+WORKERS = 2
+WARMUP = 5
+CLUSTER_START_TIMEOUT = 60.0
+CHUNK = 500
+RESULT_WAIT = 10.0  # seconds to wait for the last run task result
+FINISHED = ("success", "failed", "cancelled", "skipped")
+HOP_LABELS = {
+    "api_call": "API call (t0 -> response)",
+    "api_return_to_arrival": "API response -> arrival",
+    "api_write_commit_enqueue": "  write + COMMIT + task insert",
+    "enqueue_to_event_dispatched": "  -> trigger event dispatched",
+    "event_dispatched_to_run_started": "  -> run started",
+    "run_started_to_arrival": "  -> POST arrived",
+    "event_dispatched_to_run_task_enqueued": "  dispatched -> run task inserted",
+    "run_task_enqueued_to_run_started": "  -> run started",
+}
+SPLIT_HOPS = ("event_dispatched_to_run_task_enqueued", "run_task_enqueued_to_run_started")
+
+
+# -- the receiver -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Arrival:
+    perf: float  # time.perf_counter() when the request was read
+    wall: float  # time.time() at the same moment
+
+
+class Receiver:
+    """A local HTTP endpoint that notes when each POST arrived, by the incident in its body."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, Arrival] = {}
+        self.duplicates = 0
+        self.unmatched = 0
+        self._arrived = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="bench-webhooks-receiver", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def record(self, body: bytes, arrival: Arrival) -> None:
+        try:
+            incident_id = json.loads(body)["incident"]
+        except (ValueError, KeyError, TypeError):
+            incident_id = None
+        with self._arrived:
+            if not isinstance(incident_id, str):
+                self.unmatched += 1
+            elif incident_id in self.arrivals:
+                self.duplicates += 1
+            else:
+                self.arrivals[incident_id] = arrival
+            self._arrived.notify_all()
+
+    def wait_for(self, incident_id: str, timeout: float, cluster: Cluster) -> Arrival:
+        """The arrival of ``incident_id``'s POST, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while incident_id not in self.arrivals:
+                cluster.check_alive()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CommandError(
+                        f"timed out after {timeout:.0f} s waiting for the webhook of incident "
+                        f"{incident_id}\nqcluster output:\n{cluster.output()}"
+                    )
+                self._arrived.wait(min(remaining, 0.5))
+            return self.arrivals[incident_id]
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.record(body, Arrival(perf=time.perf_counter(), wall=time.time()))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+# -- one run ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Sample:
+    incident_id: str
+    t0: float  # perf_counter just before the API call
+    offset: float  # time.time() - perf_counter(), taken with t0
+    api_returned: float
+    enqueued: float | None  # incident_changed: after COMMIT and the after-commit task insert
+    arrival: float
+
+    @property
+    def latency(self) -> float:
+        return self.arrival - self.t0
+
+    def perf(self, moment: dt.datetime | None) -> float | None:
+        """A wall-clock timestamp of the same machine on this process's perf_counter."""
+        return None if moment is None else moment.timestamp() - self.offset
+
+
+class Run:
+    """One benchmark run: the token that names its rows, its setup and its measurements."""
+
+    def __init__(self, *, timeout: float) -> None:
+        self.token = uuid.uuid4().hex[:8]
+        self.prefix = f"{PREFIX}{self.token}"
+        self.system_id = self.prefix
+        self.timeout = timeout
+        self.queued_before = last_queued_task_id()
+        self.automation_id: str | None = None
+        self.enqueued: dict[str, float] = {}
+        self.count = 0
+        self.client: Any = None
+
+    def set_up(self, receiver: Receiver) -> None:
+        from rest_framework.test import APIClient
+
+        from catalog.services import create_system
+        from checkstack.automation.services import create_automation
+
+        actor = {"type": "system", "id": COMMAND, "name": COMMAND}
+        user = get_user_model().objects.create_user(  # type: ignore[attr-defined]
+            username=self.prefix, is_superuser=True, is_staff=True
+        )
+        create_system(id=self.system_id, name=f"Bench webhooks {self.token}", actor=actor)
+        automation = create_automation(
+            name=f"{self.prefix} API → webhook",
+            description="bench_webhooks: deleted at the end of the run.",
+            trigger={"event": EVENT, "filter": f"{self.system_id!r} in trigger.payload.systemIds"},
+            steps=[
+                {
+                    "id": STEP_ID,
+                    "action": "webhook.send",
+                    "config": {
+                        "url": receiver.url,
+                        "event_type": "bench.webhook",
+                        "body": '{"incident": {{ trigger.payload.incidentId|tojson }}, '
+                        f'"run": "{self.token}"}}',
+                    },
+                }
+            ],
+            # one bucket per incident: a run never waits for or skips behind another
+            concurrency={"scope": "context_key", "mode": "parallel", "max_runs": 1},
+            actor=actor,
+        )
+        self.automation_id = automation.pk
+        self.client = APIClient()
+        self.client.force_authenticate(user)
+
+    def on_incident_changed(self, sender: Any, incident_id: str, action: str, **kw: Any) -> None:
+        if action == "created":
+            self.enqueued.setdefault(incident_id, time.perf_counter())
+
+    def create_incident(self) -> tuple[str, float, float, float]:
+        """``POST /api/incidents/``; the id, t0, the wall-clock offset and the return time."""
+        self.count += 1
+        body = {
+            "title": f"{self.prefix} #{self.count}",
+            "severity": "minor",
+            "system_ids": [self.system_id],
+        }
+        offset = time.time() - time.perf_counter()
+        t0 = time.perf_counter()
+        response = self.client.post("/api/incidents/", body, format="json")
+        returned = time.perf_counter()
+        if response.status_code != 201:
+            raise CommandError(f"POST /api/incidents/: {response.status_code} {response.content!r}")
+        return str(response.json()["id"]), t0, offset, returned
+
+    def wait_for_run(self, incident_id: str, cluster: Cluster, timeout: float) -> None:
+        from checkstack.automation.models import AutomationRun
+
+        runs = AutomationRun.objects.filter(
+            automation_id=self.automation_id, context_key=incident_id
+        )
+        wait_until(
+            lambda: runs.filter(status__in=FINISHED).exists(),
+            timeout,
+            cluster,
+            f"the run of incident {incident_id}",
+        )
+        status, error = runs.values_list("status", "error").get()
+        if status != "success":
+            raise CommandError(f"the run of incident {incident_id} is {status}: {error}")
+
+    def one(self, receiver: Receiver, cluster: Cluster, timeout: float) -> Sample:
+        incident_id, t0, offset, returned = self.create_incident()
+        arrival = receiver.wait_for(incident_id, timeout, cluster)
+        self.wait_for_run(incident_id, cluster, timeout)
+        return Sample(
+            incident_id=incident_id,
+            t0=t0,
+            offset=offset,
+            api_returned=returned,
+            enqueued=self.enqueued.get(incident_id),
+            arrival=arrival.perf,
+        )
+
+    def warm_up(self, receiver: Receiver, cluster: Cluster) -> None:
+        """Until the cluster runs the automation; then a few more, not measured."""
+        self.one(receiver, cluster, max(self.timeout, CLUSTER_START_TIMEOUT))
+        for _ in range(WARMUP - 1):
+            self.one(receiver, cluster, self.timeout)
+
+    def measure(self, n: int, receiver: Receiver, cluster: Cluster) -> list[Sample]:
+        return [self.one(receiver, cluster, self.timeout) for _ in range(n)]
+
+
+# -- cleanup ----------------------------------------------------------------------------------
+
+
+def chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
+    items = list(items)
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def purge_bench_rows(prefix: str = PREFIX, queued_after: int = 0) -> dict[str, int]:
+    """Benchmark cleanup: delete every row of the runs whose token starts with ``prefix``
+    (the default: every run's, leftovers of a run that crashed), directly."""
+    from django_q.models import Task
+
+    from catalog.models import System
+    from checkstack.automation.models import Automation, AutomationRun, WebhookDelivery
+    from incidents.models import Incident
+
+    incident_ids = set(
+        Incident.objects.filter(
+            Q(title__startswith=prefix) | Q(systems__system_id__startswith=prefix)
+        ).values_list("pk", flat=True)
+    )
+    mine = [Q(kind=SYSTEM_KIND, entity_id__startswith=prefix)]
+    mine += [Q(kind=INCIDENT_KIND, entity_id__in=part) for part in chunks(incident_ids)]
+    event_ids: set[uuid.UUID] = set()
+    delivery_ids: set[int] = set()
+    for q in mine:
+        changes = Change.objects.filter(q)
+        event_ids |= set(
+            TriggerEvent.objects.filter(change__in=changes).values_list("pk", flat=True)
+        )
+        delivery_ids |= set(Delivery.objects.filter(q).values_list("pk", flat=True))
+    automations = Automation.objects.filter(name__startswith=prefix)
+    run_ids: set[uuid.UUID] = set(
+        AutomationRun.objects.filter(automation__in=automations).values_list("pk", flat=True)
+    )
+    webhook_ids: set[int] = set()
+    for part in chunks(event_ids):
+        run_ids |= set(
+            AutomationRun.objects.filter(trigger_event_id__in=part).values_list("pk", flat=True)
+        )
+        webhook_ids |= set(
+            WebhookDelivery.objects.filter(trigger_event_id__in=part).values_list("pk", flat=True)
+        )
+
+    args = {str(pk) for ids in (event_ids, delivery_ids, run_ids, webhook_ids) for pk in ids}
+    counts = {"queued_tasks": purge_queued_tasks(args, queued_after)}
+    names = [f"dispatch_trigger_event:{pk}" for pk in event_ids]
+    names += [f"deliver:{pk}" for pk in delivery_ids]
+    names += [f"execute_run:{pk}" for pk in run_ids]
+    names += [f"send_webhook:{pk}" for pk in webhook_ids]
+    counts["task_results"] = sum(
+        Task.objects.filter(name__in=part).delete()[0] for part in chunks(names)
+    )
+    counts["runs"] = sum(
+        AutomationRun.objects.filter(pk__in=part).delete()[1].get("automation.AutomationRun", 0)
+        for part in chunks(run_ids)
+    )
+    counts["webhook_deliveries"] = sum(
+        WebhookDelivery.objects.filter(pk__in=part).delete()[1].get("automation.WebhookDelivery", 0)
+        for part in chunks(webhook_ids)
+    )
+    counts["trigger_events"] = sum(
+        TriggerEvent.objects.filter(pk__in=part).delete()[0] for part in chunks(event_ids)
+    )
+    counts["deliveries"] = sum(
+        Delivery.objects.filter(pk__in=part).delete()[0] for part in chunks(delivery_ids)
+    )
+    for key in ("transitions", "changes", "sequences"):
+        counts[key] = 0
+    for q in mine:
+        counts["transitions"] += Transition.objects.filter(q).delete()[0]
+        counts["changes"] += Change.objects.filter(q).delete()[0]
+        counts["sequences"] += EntitySequence.objects.filter(q).delete()[0]
+    counts["incidents"] = sum(
+        Incident.objects.filter(pk__in=part).delete()[1].get("incidents.Incident", 0)
+        for part in chunks(incident_ids)
+    )
+    counts["automations"] = automations.delete()[1].get("automation.Automation", 0)
+    counts["systems"] = (
+        System.objects.filter(id__startswith=prefix).delete()[1].get("catalog.System", 0)
+    )
+    users = get_user_model().objects.filter(username__startswith=prefix)
+    counts["users"] = sum(n for label, n in users.delete()[1].items() if label.endswith(".User"))
+    return counts
+
+
+# -- the benchmark ----------------------------------------------------------------------------
+
+
+def breakdown(samples: list[Sample], stamps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per-hop latency summaries, each over the samples whose timestamps it needs are known.
+
+    The run task's enqueue time comes from its django-q2 task result (``started`` is stamped by
+    ``async_task``), of which django-q2 keeps the last ``save_limit``: the two hops through it
+    cover the last incidents only (their ``n`` says how many).
+    """
+    hops: dict[str, list[float]] = {hop: [] for hop in HOP_LABELS}
+    for s in samples:
+        hops["api_call"].append(s.api_returned - s.t0)
+        hops["api_return_to_arrival"].append(s.arrival - s.api_returned)
+        at = {name: s.perf(moment) for name, moment in stamps.get(s.incident_id, {}).items()}
+        dispatched, started = at.get("dispatched"), at.get("run_started")
+        if s.enqueued is None or dispatched is None or started is None:
+            continue
+        hops["api_write_commit_enqueue"].append(s.enqueued - s.t0)
+        hops["enqueue_to_event_dispatched"].append(dispatched - s.enqueued)
+        hops["event_dispatched_to_run_started"].append(started - dispatched)
+        hops["run_started_to_arrival"].append(s.arrival - started)
+        run_task = at.get("run_task_enqueued")
+        if run_task is not None:
+            hops["event_dispatched_to_run_task_enqueued"].append(run_task - dispatched)
+            hops["run_task_enqueued_to_run_started"].append(started - run_task)
+    return {hop: latency_summary(values) for hop, values in hops.items() if values}
+
+
+def hop_timestamps(run: Run, samples: list[Sample]) -> dict[str, dict[str, Any]]:
+    """By incident: when its trigger event was dispatched, its run task was enqueued and its
+    run started (wall clocks of the cluster's processes, from rows the path writes anyway)."""
+    from django_q.models import Task
+
+    from checkstack.automation.models import AutomationRun
+
+    stamps: dict[str, dict[str, Any]] = {s.incident_id: {} for s in samples}
+    by_task: dict[str, tuple[str, str]] = {}
+    for part in chunks(stamps):
+        for key, dispatched in TriggerEvent.objects.filter(
+            event=EVENT, context_key__in=part
+        ).values_list("context_key", "dispatched_at"):
+            stamps[str(key)]["dispatched"] = dispatched
+        for key, pk, started in AutomationRun.objects.filter(
+            automation_id=run.automation_id, context_key__in=part
+        ).values_list("context_key", "pk", "started_at"):
+            stamps[str(key)]["run_started"] = started
+            by_task[f"execute_run:{pk}"] = (str(key), "run_task_enqueued")
+    # The monitor saves a task result shortly after the run's own commit: wait for the last.
+    last = [name for name, (key, _) in by_task.items() if key == samples[-1].incident_id]
+    deadline = time.monotonic() + RESULT_WAIT
+    while last and not Task.objects.filter(name=last[0]).exists():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for names in chunks(by_task):
+        for name, started in Task.objects.filter(name__in=names).values_list("name", "started"):
+            key, stamp = by_task[name]
+            stamps[key][stamp] = started
+    return stamps
+
+
+def other_automations(run: Run) -> int:
+    """Enabled automations on the same event besides the bench's own (they run too)."""
+    from checkstack.automation.models import Automation
+
+    return (
+        Automation.objects.filter(enabled=True, trigger__event=EVENT)
+        .exclude(pk=run.automation_id)
+        .count()
+    )
+
+
+def run_benchmark(*, n: int, timeout: float) -> dict[str, Any]:
+    from incidents.signals import incident_changed
+
+    if connection.in_atomic_block:
+        raise CommandError(f"{COMMAND} commits for real: run it outside atomic()")
+    purge_bench_rows()  # leftovers of a run that crashed
+    run = Run(timeout=timeout)
+    cluster: Cluster | None = None
+    uid = f"{COMMAND}:{run.token}"
+    incident_changed.connect(run.on_incident_changed, weak=False, dispatch_uid=uid)
+    try:
+        with (
+            override_settings(CHECKSTACK_WEBHOOK_ALLOW_PRIVATE=True, CHECKSTACK_ENQUEUE=True),
+            Receiver() as receiver,
+        ):
+            run.set_up(receiver)
+            cluster = Cluster(
+                workers=WORKERS,
+                command=COMMAND,
+                environment={"CHECKSTACK_WEBHOOK_ALLOW_PRIVATE": "1"},
+            )
+            run.warm_up(receiver, cluster)
+            samples = run.measure(n, receiver, cluster)
+            stamps = hop_timestamps(run, samples)
+            others = other_automations(run)
+            received = {"duplicates": receiver.duplicates, "unmatched": receiver.unmatched}
+    finally:
+        incident_changed.disconnect(dispatch_uid=uid)
+        try:
+            if cluster is not None:
+                cluster.stop()
+        finally:
+            cleanup = purge_bench_rows(run.prefix, run.queued_before)
+    return summarize(samples, breakdown(samples, stamps), others, received, cleanup)
+
+
+def summarize(
+    samples: list[Sample],
+    hops: dict[str, Any],
+    others: int,
+    received: dict[str, int],
+    cleanup: dict[str, int],
+) -> dict[str, Any]:
+    from django_q.conf import Conf
+
+    return {
+        "database": database_facts(),
+        "machine": machine_facts(),
+        "cluster": {
+            "workers": WORKERS,
+            "poll_s": Conf.POLL,
+            "bulk": Conf.BULK,
+            "save_limit": Conf.SAVE_LIMIT,
+        },
+        "run": {
+            "n": len(samples),
+            "warmup": WARMUP,
+            "other_automations_on_event": others,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+        "latency": latency_summary([s.latency for s in samples]),
+        "breakdown": hops,
+        "receiver": received,
+        "cleanup": cleanup,
+    }
+
+
+def format_report(results: dict[str, Any]) -> str:
+    db, machine, cluster, run = (
+        results["database"],
+        results["machine"],
+        results["cluster"],
+        results["run"],
+    )
+    lat = results["latency"]
+    lines = [
+        f"bench_webhooks on {db['vendor']} {db['version']}, broker: {db['broker']}",
+        f"qcluster: {cluster['workers']} workers, poll {cluster['poll_s']} s, "
+        f"bulk {cluster['bulk']}, save_limit {cluster['save_limit']}",
+        f"Python {machine['python']}, {machine['cpus']} CPUs, load {machine['load_average']}",
+        f"{run['n']} incidents one at a time after {run['warmup']} warm-up; other enabled "
+        f"automations on incident.created: {run['other_automations_on_event']}",
+        "",
+        "API call -> webhook POST received "
+        f"(ms): p50 {lat['p50_ms']:.1f}, p99 {lat['p99_ms']:.1f}, min {lat['min_ms']:.1f}, "
+        f"max {lat['max_ms']:.1f}, mean {lat['mean_ms']:.1f}",
+        "",
+        f"{'hop':36}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}",
+    ]
+    for hop, label in HOP_LABELS.items():
+        part = results["breakdown"].get(hop)
+        if part is None:
+            continue
+        if hop == SPLIT_HOPS[0]:
+            lines.append(
+                f"the run hop split at the run task's insert (last {part['n']} incidents: "
+                "django-q2 keeps save_limit task results)"
+            )
+        lines.append(
+            f"{label:36}{part['p50_ms']:>9.1f}{part['p99_ms']:>9.1f}{part['mean_ms']:>9.1f}"
+        )
+    lines += [
+        "(hop p50s do not add up to the total's p50; the means do)",
+        "Benchmark cleanup: "
+        + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in results["cleanup"].items())
+        + " deleted.",
+    ]
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = (
+        "Start a qcluster with 2 workers and measure the latency from POST /api/incidents/ to "
+        "the POST of an automation's webhook.send step at a local receiver, on the current "
+        "database. Deletes everything it created."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--n", type=int, default=200, help="Measured incidents.")
+        parser.add_argument(
+            "--timeout", type=float, default=60.0, help="Seconds to wait for each webhook."
+        )
+        parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["n"] < 1 or options["timeout"] <= 0:
+            raise CommandError("--n and --timeout must be positive")
+        results = run_benchmark(n=options["n"], timeout=options["timeout"])
+        if options["json"]:
+            self.stdout.write(json.dumps(results, indent=2))
+        else:
+            self.stdout.write(format_report(results))
