@@ -41,5 +41,10 @@ class EntitiesSettings:
         """Most rows of each table that one sweep re-enqueues."""
         return int(self._setting("SWEEP_BATCH", 500))  # type: ignore[call-overload]
 
+    @property
+    def DRAIN_SECONDS(self) -> float:
+        """Seconds an outbox task goes on processing other due rows after its own (0: off)."""
+        return float(self._setting("DRAIN_SECONDS", 2.0))  # type: ignore[arg-type]
+
 
 app_settings = EntitiesSettings()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from . import delivery
+from .conf import app_settings
 
 
 def deliver(delivery_id: int) -> str:
-    return str(delivery.deliver(int(delivery_id)))
+    outcome = delivery.deliver(int(delivery_id))
+    delivery.drain(seconds=app_settings.DRAIN_SECONDS)
+    return str(outcome)
 
 
 def dispatch_trigger_event(event_id: str) -> bool:
+    # Deliveries of the same commit first (their handlers are what latency is measured to),
+    # then this event, unless the drain took it already.
+    delivery.drain(seconds=app_settings.DRAIN_SECONDS)
     return delivery.dispatch_trigger_event(event_id)
 
 

@@ -541,10 +541,74 @@ def test_enqueued_tasks_deliver_and_dispatch_when_a_worker_runs_them(
 
     results = [import_string(func)(arg) for func, arg in enqueued]
 
-    assert sorted(map(str, results)) == ["True", "done"]
+    # The delivery's task ran first and its drain dispatched the event too; the event's own
+    # task then found it dispatched.
+    assert [func for func, _ in enqueued] == [DELIVER_TASK, DISPATCH_TASK]
+    assert results == ["done", False]
     assert handler.handled == [("w1", 1)]
     assert Delivery.objects.get().status == DeliveryStatus.DONE
     assert TriggerEvent.objects.get().dispatched_at is not None
+
+
+def test_one_task_drains_the_due_rows_of_other_entities_and_their_tasks_find_them_done(
+    widgets: EntityHandle[WidgetState],
+    enqueued: list[Job],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    handler = Flaky()
+    on_entity_changed("widget", handler, WorkQueue("g"))
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            widget_with_changes(widgets, f"w{n}", 2)
+    first_func, first_arg = enqueued[0]
+
+    assert import_string(first_func)(first_arg) == "done"
+
+    assert sorted(handler.handled) == [(f"w{n}", seq) for n in range(3) for seq in (1, 2)]
+    assert not Delivery.objects.exclude(status=DeliveryStatus.DONE).exists()
+    assert not TriggerEvent.objects.filter(dispatched_at__isnull=True).exists()
+    later = [import_string(func)(arg) for func, arg in enqueued[1:]]
+    assert set(map(str, later)) <= {"skipped", "False"}
+    assert len(handler.handled) == 6  # nothing ran twice
+
+
+def test_drain_keeps_each_entitys_order_and_skips_rows_that_are_not_due(
+    widgets: EntityHandle[WidgetState],
+) -> None:
+    handler = Flaky(failing=[("w1", 1)], fail_times=1)
+    on_entity_changed("widget", handler, WorkQueue("g"))
+    widget_with_changes(widgets, "w1", 3)
+    widget_with_changes(widgets, "w2", 2)
+
+    delivery_service.drain(seconds=5)
+
+    # w1 #1 failed and waits for its retry, so w1 #2 and #3 wait behind it; w2 is not blocked.
+    assert handler.handled == [("w2", 1), ("w2", 2)]
+    make_due(delivery_ids("w1")[0])
+    delivery_service.drain(seconds=5)
+    assert handler.handled[2:] == [("w1", 1), ("w1", 2), ("w1", 3)]
+
+
+def test_drain_goes_on_past_a_trigger_event_whose_dispatch_raises(
+    widgets: EntityHandle[WidgetState],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    create_widget(widgets, "bad", status="open")
+    create_widget(widgets, "good", status="open")
+
+    def dispatch(event: TriggerEvent) -> None:
+        if "bad" in str(event.payload):
+            raise RuntimeError("automation bug")
+
+    monkeypatch.setattr("checkstack.automation.dispatch.dispatch", dispatch)
+    with caplog.at_level(logging.ERROR):
+        assert delivery_service.drain(seconds=5) == 1
+
+    pending = TriggerEvent.objects.filter(dispatched_at__isnull=True)
+    assert [str(e.payload) for e in pending] and all("bad" in str(e.payload) for e in pending)
+    assert TriggerEvent.objects.filter(dispatched_at__isnull=False).count() == 1
+    assert "stays pending" in caplog.text
 
 
 def test_broker_failure_is_logged_and_leaves_the_rows_pending(
