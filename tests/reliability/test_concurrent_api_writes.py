@@ -75,6 +75,7 @@ class Workload:
 
     incidents: list[str]
     systems: list[str]
+    victims: list[str] = field(default_factory=list)  # the system each deleting client deletes
     lock: threading.Lock = field(default_factory=threading.Lock)
     outcomes: Counter[tuple[str, int]] = field(default_factory=Counter)
     not_found: list[tuple[str, str]] = field(default_factory=list)  # (kind, entity id)
@@ -199,8 +200,9 @@ class Client:
 
     def delete_a_linked_system(self) -> None:
         """Link a system from an incident of this client's own, then delete the system."""
-        with self.work.lock:
-            victim = self.work.systems[self.index]  # distinct per deleting client
+        # Chosen from the seeded systems by client index, before any delete shifts the list,
+        # so no two clients pick the same victim.
+        victim = self.work.victims[self.index]
         anchor = self.create_incident([victim], shared=False)
         if anchor is None:
             return  # recorded as a failure
@@ -288,7 +290,7 @@ def test_concurrent_mixed_api_writes_leave_a_gap_free_log_with_every_outbox_row_
         catalog_services.create_system(name=f"Seed system {n}").pk for n in range(SEED_SYSTEMS)
     ]
     tokens = [manager_token(f"client-{i}") for i in range(CLIENTS)]
-    work = Workload(incidents=[], systems=list(seeded))
+    work = Workload(incidents=[], systems=list(seeded), victims=seeded[:SYSTEM_DELETES])
 
     run_workload(tokens, work)
 
