@@ -43,7 +43,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # already done or dead, or not due yet
 
 
-_ATTEMPTED = frozenset({Outcome.DONE, Outcome.RETRY, Outcome.DEAD})
+ATTEMPTED = frozenset({Outcome.DONE, Outcome.RETRY, Outcome.DEAD})
 
 
 def change_from_row(row: Change) -> EntityChange:
@@ -78,12 +78,12 @@ def deliver(delivery_id: int) -> Outcome:
 def deliver_chain(delivery_id: int) -> tuple[Outcome, int]:
     """Like ``deliver``; also returns how many deliveries were attempted in all."""
     outcome, next_id = _deliver_one(delivery_id, wait=False)
-    attempted = 1 if outcome in _ATTEMPTED else 0
+    attempted = 1 if outcome in ATTEMPTED else 0
     while next_id is not None:
         # Wait for the row lock here: a worker that found it blocked a moment ago is only
         # finishing its short check, and would otherwise leave it to the sweeper.
         chained, next_id = _deliver_one(next_id, wait=True)
-        attempted += 1 if chained in _ATTEMPTED else 0
+        attempted += 1 if chained in ATTEMPTED else 0
     return outcome, attempted
 
 
@@ -292,10 +292,11 @@ def drain(*, seconds: float, batch: int = 50) -> int:
     failed: set[uuid.UUID] = set()  # events whose dispatch raised: left to their own task
     while time.monotonic() < deadline:
         progress = 0
-        for delivery_id in due_deliveries(grace=0, limit=batch):
-            progress += deliver_chain(delivery_id)[1]
-            if time.monotonic() >= deadline:
-                return processed + progress
+        # Every due delivery first: they are what subscribers wait for.
+        while time.monotonic() < deadline and (delivered := _deliver_batch(batch, deadline)):
+            progress += delivered
+        if time.monotonic() >= deadline:
+            return processed + progress
         for event_id in due_trigger_events(grace=0, limit=batch):
             if event_id in failed:
                 continue
@@ -310,6 +311,15 @@ def drain(*, seconds: float, batch: int = 50) -> int:
             break
         processed += progress
     return processed
+
+
+def _deliver_batch(batch: int, deadline: float) -> int:
+    attempted = 0
+    for delivery_id in due_deliveries(grace=0, limit=batch):
+        attempted += deliver_chain(delivery_id)[1]
+        if time.monotonic() >= deadline:
+            break
+    return attempted
 
 
 # -- operator actions -------------------------------------------------------------------------

@@ -13,8 +13,7 @@ def deliver(delivery_id: int) -> str:
 
 
 def dispatch_trigger_event(event_id: str) -> bool:
-    # Deliveries of the same commit first (their handlers are what latency is measured to),
-    # then this event, unless the drain took it already.
+    # Deliveries first (the same commit's, which subscribers wait for), then this event.
     delivery.drain(seconds=app_settings.DRAIN_SECONDS)
     return delivery.dispatch_trigger_event(event_id)
 

@@ -78,6 +78,8 @@ def test_bench_delivery_measures_raw_and_entity_delivery_and_leaves_nothing_behi
         assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
         assert throughput["n"] == 20
         assert throughput[unit] > 0 and throughput["producer_per_s"] > 0
+        backlog = results[part]["backlog"]
+        assert backlog["n"] == 20 and backlog[unit] > 0 and backlog["seconds"] > 0
     assert results["ratio"]["latency_p50"] > 0 and results["ratio"]["throughput"] > 0
     assert set(results["target"]) == {
         "latency_p50_max",
@@ -85,8 +87,8 @@ def test_bench_delivery_measures_raw_and_entity_delivery_and_leaves_nothing_behi
         "throughput_min",
         "throughput_met",
     }
-    # warm-up, latency and throughput changes: each with one change, delivery and event
-    created = bench_delivery.WARMUP + 5 + 20
+    # warm-up, latency, throughput and backlog changes: each one change, delivery and event
+    created = bench_delivery.WARMUP + 5 + 20 + 20
     cleanup = results["cleanup"]
     for rows in ("systems", "changes", "deliveries", "trigger_events", "sequences"):
         assert cleanup[rows] == created, rows
