@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -11,7 +12,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from checkstack.errors import Conflict, NotFound
+from checkstack.errors import NotFound
 from checkstack.service_admin import (
     REFUSABLE,
     ServiceModelAdmin,
@@ -147,10 +148,23 @@ class ReadOnlyLogInline(admin.TabularInline):
         return parent.has_view_permission(request, obj)
 
 
-def report_refusals(
-    model_admin: admin.ModelAdmin, request: HttpRequest, done: list[str], refused: list[str]
+def apply_to_each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    items: Iterable[Any],
+    call: Callable[[Any], str],
+    refused_as: Callable[[Any, Exception], str] = lambda item, exc: str(exc),
 ) -> None:
-    """One message per object: the successes, then the refusals as warnings."""
+    """Run a service ``call`` per selected object (it returns the success message); one admin
+    message per object: the successes, then the refusals (Conflict, NotFound, validation) as
+    warnings."""
+    done: list[str] = []
+    refused: list[str] = []
+    for item in items:
+        try:
+            done.append(call(item))
+        except REFUSABLE as exc:
+            refused.append(refused_as(item, exc))
     for message in done:
         model_admin.message_user(request, message, messages.SUCCESS)
     for message in refused:
@@ -220,16 +234,11 @@ class AutomationRunAdmin(ReadOnlyLogAdmin):
 
     @admin.action(description="Cancel selected runs", permissions=["manage"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[AutomationRun]) -> None:
-        done: list[str] = []
-        refused: list[str] = []
-        for run_id in queryset.values_list("pk", flat=True):
-            try:
-                runs.cancel_run(run_id, actor=request.user)
-            except (Conflict, NotFound) as exc:
-                refused.append(str(exc))
-            else:
-                done.append(f"Run {run_id} cancelled.")
-        report_refusals(self, request, done, refused)
+        def cancel(run_id: Any) -> str:
+            runs.cancel_run(run_id, actor=request.user)
+            return f"Run {run_id} cancelled."
+
+        apply_to_each(self, request, queryset.values_list("pk", flat=True), cancel)
 
 
 # -- webhooks ---------------------------------------------------------------------------------
@@ -359,16 +368,17 @@ class WebhookEndpointAdmin(ServiceModelAdmin):
 
     @admin.action(description="Send test ping", permissions=["manage"])
     def send_test_ping(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        done: list[str] = []
-        refused: list[str] = []
-        for endpoint in queryset:
-            try:
-                delivery = webhooks.ping(str(endpoint.pk), actor=request.user)
-            except REFUSABLE as exc:
-                refused.append(f"{endpoint.url}: {' '.join(refusal_messages(exc))}")
-            else:
-                done.append(f"Test ping {delivery.message_id} queued for {endpoint.url}.")
-        report_refusals(self, request, done, refused)
+        def ping(endpoint: WebhookEndpoint) -> str:
+            delivery = webhooks.ping(str(endpoint.pk), actor=request.user)
+            return f"Test ping {delivery.message_id} queued for {endpoint.url}."
+
+        apply_to_each(
+            self,
+            request,
+            queryset,
+            ping,
+            lambda endpoint, exc: f"{endpoint.url}: {' '.join(refusal_messages(exc))}",
+        )
 
 
 def refusal_messages(exc: Exception) -> list[str]:
@@ -428,13 +438,8 @@ class WebhookDeliveryAdmin(ReadOnlyLogAdmin):
 
     @admin.action(description="Redeliver", permissions=["manage"])
     def redeliver_selected(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        done: list[str] = []
-        refused: list[str] = []
-        for delivery_id in queryset.values_list("pk", flat=True):
-            try:
-                delivery = webhooks.redeliver(delivery_id, actor=request.user)
-            except (Conflict, NotFound) as exc:
-                refused.append(str(exc))
-            else:
-                done.append(f"Delivery {delivery.pk} ({delivery.message_id}) queued again.")
-        report_refusals(self, request, done, refused)
+        def redeliver(delivery_id: Any) -> str:
+            delivery = webhooks.redeliver(delivery_id, actor=request.user)
+            return f"Delivery {delivery.pk} ({delivery.message_id}) queued again."
+
+        apply_to_each(self, request, queryset.values_list("pk", flat=True), redeliver)

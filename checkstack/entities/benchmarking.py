@@ -169,3 +169,9 @@ def wait_until(condition: Callable[[], bool], timeout: float, cluster: Cluster, 
         if time.monotonic() > deadline:
             raise CommandError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(POLL)
+
+
+def cleanup_line(counts: dict[str, int], *, extra: str = "") -> str:
+    """The report's last line: what the benchmark deleted behind itself."""
+    deleted = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+    return f"Benchmark cleanup: {deleted} deleted{extra}."

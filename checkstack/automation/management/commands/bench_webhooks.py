@@ -44,6 +44,7 @@ from django.test.utils import override_settings
 
 from checkstack.entities.benchmarking import (
     Cluster,
+    cleanup_line,
     last_queued_task_id,
     latency_summary,
     purge_queued_tasks,
@@ -567,9 +568,7 @@ def format_report(results: dict[str, Any]) -> str:
         )
     lines += [
         "(hop p50s do not add up to the total's p50; the means do)",
-        "Benchmark cleanup: "
-        + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in results["cleanup"].items())
-        + " deleted.",
+        cleanup_line(results["cleanup"]),
     ]
     return "\n".join(lines)
 

@@ -33,6 +33,7 @@ from django.test.utils import override_settings
 
 from checkstack.entities.benchmarking import (
     Cluster,
+    cleanup_line,
     last_queued_task_id,
     latency_summary,
     purge_queued_tasks,
@@ -474,9 +475,7 @@ def format_report(results: dict[str, Any]) -> str:
         f"sustained entity deliveries/s / raw tasks/s (backlog): {ratio['throughput']:.2f}x "
         f"(target >= "
         f"{target['throughput_min']}x) -> {verdict(target['throughput_met'])}",
-        "Benchmark cleanup: "
-        + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in results["cleanup"].items())
-        + " deleted, bench table dropped.",
+        cleanup_line(results["cleanup"], extra=", bench table dropped"),
     ]
     return "\n".join(lines)
 
