@@ -8,6 +8,10 @@ event row is locked), so everything it writes commits together with that mark, e
 - runs waiting for this event and context key resume;
 - every matching webhook endpoint gets one delivery.
 
+Events caused by an automation's own runs do not start that automation again (an automation
+that changes the status on ``incident.updated`` would otherwise loop); other automations see
+them as usual.
+
 A filter that cannot be evaluated (an undefined name, a sandbox refusal) counts as no match
 for executing anything, and is recorded as a ``failed`` run carrying the error, so operators
 see it.
@@ -42,6 +46,8 @@ def dispatch(event: TriggerEvent) -> None:
         }
     }
     for automation in automations:
+        if (event.actor or {}).get("id") == runs.automation_actor(automation)["id"]:
+            continue  # the automation's own writes never start it again (no loops)
         try:
             matched = evaluate_filter((automation.trigger or {}).get("filter") or "", scope)
         except TemplateFailure as exc:

@@ -427,3 +427,28 @@ def test_webhook_step_runs_outside_the_transaction_and_replays_with_the_same_id(
     assert request.headers["webhook-id"] == message_id
     assert _messages(incident.pk) == [f"paged {message_id}"]
     assert run.steps.get(step_id="page").attempts == 2
+
+
+def test_an_automations_own_writes_do_not_start_it_again(systems: list[str]) -> None:
+    calls: list[dict[str, Any]] = []
+    register_recorder(calls)
+    services.create_automation(
+        name="escalate on update",
+        trigger={"event": "incident.updated", "filter": ""},
+        steps=[
+            {"id": "rec", "action": "test.record", "config": {"label": "ran"}},
+            {"id": "status", "action": "incident.update_status", "config": {"status": "fixing"}},
+        ],
+    )
+    services.create_automation(
+        name="observer",
+        trigger={"event": "incident.updated", "filter": "trigger.payload.status == 'fixing'"},
+        steps=[{"id": "rec", "action": "test.record", "config": {"label": "observed"}}],
+    )
+    incident = incidents.create_incident(title="X", severity="minor", system_ids=["db"])
+    incidents.update_incident(incident.pk, severity="major")
+    drain()
+    # The first automation ran once (its own status change did not start it again); the other
+    # automation saw that change.
+    assert sorted(c["label"] for c in calls) == ["observed", "ran"]
+    assert incidents.get_incident(incident.pk).status == "fixing"
