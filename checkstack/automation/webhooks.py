@@ -42,7 +42,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -658,6 +658,24 @@ def _record(claimed: WebhookDelivery, result: http.PostResult) -> Outcome:
     return outcome
 
 
+RECORD_RETRY_SECONDS = 30.0
+
+
+def _record_despite_outage(claimed: WebhookDelivery, result: http.PostResult) -> Outcome:
+    """Store the outcome of a POST that happened, retrying through a brief database outage
+    (e.g. a restart): otherwise the message would be sent again once the claim expires."""
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    while True:
+        try:
+            return _record(claimed, result)
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() >= deadline:
+                raise
+            logger.warning("Database unavailable while recording delivery %s; retrying", claimed.pk)
+            connection.close()
+            time.sleep(1.0)
+
+
 def _send_one(delivery_id: int, *, wait: bool) -> tuple[Outcome, int | None]:
     claim, delivery = _claim(delivery_id, wait=wait)
     if delivery is None:
@@ -667,7 +685,7 @@ def _send_one(delivery_id: int, *, wait: bool) -> tuple[Outcome, int | None]:
     body = delivery_body(delivery)
     headers = webhook_headers(delivery.endpoint.secret, delivery.message_id, int(time.time()), body)
     result = http.post(delivery.endpoint.url, body, headers)
-    outcome = _record(delivery, result)
+    outcome = _record_despite_outage(delivery, result)
     if outcome in (Outcome.SUCCESS, Outcome.FAILED):
         return outcome, _next_in_line(delivery)
     return outcome, None

@@ -671,3 +671,29 @@ def test_the_secret_never_appears_in_logs_attempts_or_errors(
     for text in [*stored, caplog.text]:
         assert endpoint.secret not in text
         assert bare not in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outcome_is_recorded_through_a_brief_database_outage_without_sending_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import OperationalError
+
+    record = webhooks._record
+    failures = [OperationalError("server closed the connection unexpectedly")]
+
+    def flaky_record(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return record(*args)
+
+    monkeypatch.setattr(webhooks, "_record", flaky_record)
+    monkeypatch.setattr(webhooks.time, "sleep", lambda seconds: None)
+    with WebhookReceiver() as receiver:
+        endpoint_for(receiver)
+        (delivery_id,) = webhooks.create_deliveries_for_event(make_event())
+        assert webhooks.send_delivery(delivery_id) == "success"
+        assert len(receiver.requests) == 1
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (Status.SUCCESS, 1)
+    assert failures == []
