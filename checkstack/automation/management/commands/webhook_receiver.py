@@ -19,7 +19,9 @@ from checkstack.automation.signing import sign
 
 
 def signature_matches(headers: Any, body: bytes, port: int) -> str:
-    """``verified``, ``INVALID`` or ``unknown endpoint`` for a received request."""
+    """``verified``, ``INVALID``, ``none (unsigned)`` or ``unknown endpoint``."""
+    if not headers.get("webhook-signature"):
+        return "none (unsigned)"
     msg_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
     received = set(headers.get("webhook-signature", "").split())
@@ -49,12 +51,14 @@ class Command(BaseCommand):
                 length = min(int(self.headers.get("Content-Length") or 0), 1_000_000)
                 body = self.rfile.read(length)
                 try:
-                    event_type = json.loads(body).get("type", "?")
+                    event_type = json.loads(body).get("type") or "(custom body)"
                 except (ValueError, AttributeError):
                     event_type = "(not JSON)"
                 check = signature_matches(self.headers, body, port)
                 stdout.write(
-                    f"[webhook] {event_type} id={self.headers.get('webhook-id')} signature {check}"
+                    f"[webhook] POST {self.path} {event_type} "
+                    f"id={self.headers.get('webhook-id')} signature {check}: "
+                    f"{body[:160].decode(errors='replace')}"
                 )
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
