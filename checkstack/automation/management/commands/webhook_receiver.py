@@ -25,7 +25,6 @@ def signature_matches(headers: Any, body: bytes, port: int) -> str:
     msg_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
     received = set(headers.get("webhook-signature", "").split())
-    close_old_connections()
     secrets = WebhookEndpoint.objects.filter(url__contains=f":{port}/").values_list(
         "secret", flat=True
     )
@@ -54,6 +53,7 @@ class Command(BaseCommand):
                     event_type = json.loads(body).get("type") or "(custom body)"
                 except (ValueError, AttributeError):
                     event_type = "(not JSON)"
+                close_old_connections()  # a long-lived thread: like a request boundary
                 check = signature_matches(self.headers, body, port)
                 stdout.write(
                     f"[webhook] POST {self.path} {event_type} "
