@@ -589,6 +589,30 @@ def test_drain_keeps_each_entitys_order_and_skips_rows_that_are_not_due(
     assert handler.handled[2:] == [("w1", 1), ("w1", 2), ("w1", 3)]
 
 
+def test_a_batch_marks_its_successes_done_and_schedules_its_failure_for_a_retry(
+    widgets: EntityHandle[WidgetState],
+) -> None:
+    handler = Flaky(failing=[("w2", 1)])
+    on_entity_changed("widget", handler, WorkQueue("g", max_attempts=3))
+    for n in range(1, 4):
+        create_widget(widgets, f"w{n}", status="open")
+
+    assert delivery_service.deliver_batch(10) == 3
+
+    rows = {d.entity_id: d for d in Delivery.objects.all()}
+    assert [(rows[w].status, rows[w].attempts) for w in ("w1", "w2", "w3")] == [
+        (DeliveryStatus.DONE, 1),
+        (DeliveryStatus.PENDING, 1),
+        (DeliveryStatus.DONE, 1),
+    ]
+    assert "subscriber exploded on w2" in rows["w2"].last_error
+    assert rows["w2"].next_attempt_at > timezone.now()
+    # The failed handler's own write was rolled back with its savepoint, the others kept.
+    assert handled_order() == ["w1:1", "w3:1"]
+    assert not Record.objects.filter(key__startswith="failed:").exists()
+    assert delivery_service.deliver_batch(10) == 0  # nothing due until the retry time
+
+
 def test_drain_goes_on_past_a_trigger_event_whose_dispatch_raises(
     widgets: EntityHandle[WidgetState],
     monkeypatch: pytest.MonkeyPatch,
