@@ -169,6 +169,13 @@ class Delivery(models.Model):
                 name="entities_delivery_due_idx",
                 condition=models.Q(status__in=["pending", "running"]),
             ),
+            # The open deliveries of a line ("is an earlier one pending?"): as small as the
+            # backlog, so the planner prefers it even on statistics older than a burst.
+            models.Index(
+                fields=["group", "kind", "entity_id", "seq"],
+                name="entities_delivery_open_idx",
+                condition=models.Q(status__in=["pending", "running"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -613,6 +613,86 @@ def test_a_batch_marks_its_successes_done_and_schedules_its_failure_for_a_retry(
     assert delivery_service.deliver_batch(10) == 0  # nothing due until the retry time
 
 
+def test_a_batch_runs_consecutive_changes_of_one_entity_in_seq_order(
+    widgets: EntityHandle[WidgetState],
+) -> None:
+    handler = Flaky()
+    on_entity_changed("widget", handler, WorkQueue("g"))
+    widget_with_changes(widgets, "w1", 3)
+    widget_with_changes(widgets, "w2", 2)
+
+    assert delivery_service.deliver_batch(10) == 5
+
+    assert [c for c in handler.handled if c[0] == "w1"] == [("w1", 1), ("w1", 2), ("w1", 3)]
+    assert [c for c in handler.handled if c[0] == "w2"] == [("w2", 1), ("w2", 2)]
+    assert not Delivery.objects.exclude(status=DeliveryStatus.DONE).exists()
+
+
+def test_a_failure_in_a_batch_holds_back_the_rest_of_its_line_only(
+    widgets: EntityHandle[WidgetState],
+) -> None:
+    handler = Flaky(failing=[("w1", 2)])
+    on_entity_changed("widget", handler, WorkQueue("g", max_attempts=3))
+    widget_with_changes(widgets, "w1", 3)
+    widget_with_changes(widgets, "w2", 2)
+
+    assert delivery_service.deliver_batch(10) == 4  # w1 #1, w1 #2 (failed), w2 #1, w2 #2
+
+    rows = {d.seq: d for d in Delivery.objects.filter(entity_id="w1")}
+    assert [(rows[n].status, rows[n].attempts) for n in (1, 2, 3)] == [
+        (DeliveryStatus.DONE, 1),
+        (DeliveryStatus.PENDING, 1),
+        (DeliveryStatus.PENDING, 0),  # not attempted: it waits behind #2's retry
+    ]
+    assert ("w1", 3) not in handler.handled
+    assert [c for c in handler.handled if c[0] == "w2"] == [("w2", 1), ("w2", 2)]
+
+
+def test_a_batch_leaves_a_change_whose_earlier_change_it_did_not_claim(
+    widgets: EntityHandle[WidgetState],
+) -> None:
+    handler = Flaky()
+    on_entity_changed("widget", handler, WorkQueue("g"))
+    widget_with_changes(widgets, "w1", 3)
+    first, second, third = delivery_ids("w1")
+    # #1 is not due yet, so the batch claims #2 and #3 only: neither may run before #1.
+    Delivery.objects.filter(pk=first).update(
+        next_attempt_at=timezone.now() + dt.timedelta(hours=1)
+    )
+
+    assert delivery_service.deliver_batch(10) == 0
+
+    assert handler.handled == []
+    make_due(first)
+    assert delivery_service.deliver_batch(10) == 3
+    assert handler.handled == [("w1", 1), ("w1", 2), ("w1", 3)]
+
+
+def test_a_batch_costs_the_same_few_queries_whatever_its_size(
+    widgets: EntityHandle[WidgetState], django_assert_max_num_queries: Any
+) -> None:
+    on_entity_changed("widget", lambda change: None, WorkQueue("g"))
+    for n in range(20):
+        widget_with_changes(widgets, f"w{n}", 2)
+
+    # claim, changes, lines, one UPDATE; a savepoint and its release per handler; BEGIN/COMMIT
+    with django_assert_max_num_queries(6 + 2 * 40):
+        assert delivery_service.deliver_batch(40) == 40
+
+
+def test_sweep_finds_heads_past_a_long_line_waiting_behind_a_retry(
+    widgets: EntityHandle[WidgetState],
+) -> None:
+    handler = Flaky(failing=[("w1", 1)])
+    on_entity_changed("widget", handler, WorkQueue("g"))
+    widget_with_changes(widgets, "w1", 6)
+    deliver(delivery_ids("w1")[0])  # fails: #1 waits for its retry, #2..#6 are due but blocked
+    create_widget(widgets, "w2", status="open")
+
+    # The first pages of due rows hold only blocked rows of w1; w2's head comes after them.
+    assert delivery_service.due_deliveries(grace=0, limit=2) == delivery_ids("w2")
+
+
 def test_drain_goes_on_past_a_trigger_event_whose_dispatch_raises(
     widgets: EntityHandle[WidgetState],
     monkeypatch: pytest.MonkeyPatch,
