@@ -82,12 +82,12 @@ def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
     Returns ``(seq, now)``; call ``release_seq`` if the write turns out to change nothing.
     """
     from .models import EntitySequence
+    from .sql import execute
 
     table = connection.ops.quote_name(EntitySequence._meta.db_table)
-    key = f"entity:{kind}:{entity_id}"
-    with lock_timeout_as(key), connection.cursor() as cursor:
+    with lock_timeout_as(f"entity:{kind}:{entity_id}"):
         if connection.vendor == "postgresql":
-            cursor.execute(
+            ((seq, now),) = execute(
                 f"INSERT INTO {table} (kind, entity_id, last_seq) "
                 "SELECT %s, %s, 1 FROM (SELECT set_config('lock_timeout', %s, true)) AS cfg "
                 "ON CONFLICT (kind, entity_id) "
@@ -95,15 +95,13 @@ def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
                 "RETURNING last_seq, clock_timestamp()",
                 [kind, entity_id, _timeout_ms()],
             )
-            seq, now = cursor.fetchone()
         else:
-            cursor.execute(
+            ((seq,),) = execute(
                 f"INSERT INTO {table} (kind, entity_id, last_seq) VALUES (%s, %s, 1) "
                 "ON CONFLICT (kind, entity_id) DO UPDATE SET last_seq = last_seq + 1 "
                 "RETURNING last_seq",
                 [kind, entity_id],
             )
-            (seq,) = cursor.fetchone()
             now = timezone.now()
     return int(seq), now
 

@@ -23,6 +23,7 @@ from . import registry
 from .conf import app_settings
 from .models import Change, Delivery, Transition, TriggerEvent
 from .signals import entity_changed
+from .sql import execute
 from .types import EntityChange, JSONDict
 
 logger = logging.getLogger("checkstack.entities")
@@ -106,9 +107,7 @@ def _insert_postgresql(
         cid, actor, at, _json(events),
         cid, kind, eid, change.seq, at, at, _json(queues),
     ]  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in execute(sql, params)]
 
 
 def _insert_portable(
@@ -123,45 +122,46 @@ def _insert_portable(
     cid = uuid_field.get_db_prep_value(change.change_id, connection)
     at = ops.adapt_datetimefield_value(change.occurred_at)
     kind, eid, actor = change.kind, change.entity_id, _json(change.actor)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_table(Change)} (change_id, kind, entity_id, seq, prev, next, delta, "
-            "changed_fields, actor, run_id, occurred_at, request_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [cid, kind, eid, change.seq, _json(change.prev), _json(change.next),
-             _json(change.delta), _json(change.changed_fields), actor, change.run_id, at,
-             change.request_id],
+    execute(
+        f"INSERT INTO {_table(Change)} (change_id, kind, entity_id, seq, prev, next, delta, "
+        "changed_fields, actor, run_id, occurred_at, request_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [cid, kind, eid, change.seq, _json(change.prev), _json(change.next),
+         _json(change.delta), _json(change.changed_fields), actor, change.run_id, at,
+         change.request_id],
+    )  # fmt: skip
+    if transitions:
+        execute(
+            f"INSERT INTO {_table(Transition)} (change_id, kind, entity_id, field, "
+            "from_value, to_value, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (cid, kind, eid, t["field"], _json(t["from_value"]), _json(t["to_value"]), at)
+                for t in transitions
+            ],
+            many=True,
+        )
+    if events:
+        execute(
+            f"INSERT INTO {_table(TriggerEvent)} (id, event, payload, context_key, change_id, "
+            "actor, created_at, dispatched_at) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)",
+            [
+                (uuid_field.get_db_prep_value(uuid.UUID(e["id"]), connection), e["event"],
+                 _json(e["payload"]), e["context_key"],
+                 cid, actor, at)
+                for e in events
+            ],
+            many=True,
         )  # fmt: skip
-        if transitions:
-            cursor.executemany(
-                f"INSERT INTO {_table(Transition)} (change_id, kind, entity_id, field, "
-                "from_value, to_value, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (cid, kind, eid, t["field"], _json(t["from_value"]), _json(t["to_value"]), at)
-                    for t in transitions
-                ],
-            )
-        if events:
-            cursor.executemany(
-                f"INSERT INTO {_table(TriggerEvent)} (id, event, payload, context_key, change_id, "
-                "actor, created_at, dispatched_at) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)",
-                [
-                    (uuid_field.get_db_prep_value(uuid.UUID(e["id"]), connection), e["event"],
-                     _json(e["payload"]), e["context_key"],
-                     cid, actor, at)
-                    for e in events
-                ],
-            )  # fmt: skip
-        delivery_ids = []
-        for queue in queues:
-            cursor.execute(
-                f'INSERT INTO {_table(Delivery)} (change_id, "group", kind, entity_id, seq, '
-                "status, attempts, max_attempts, last_error, created_at, next_attempt_at, "
-                "finished_at) VALUES (%s, %s, %s, %s, %s, 'pending', 0, %s, '', %s, %s, NULL) "
-                "RETURNING id",
-                [cid, queue["grp"], kind, eid, change.seq, queue["max_attempts"], at, at],
-            )
-            delivery_ids.append(cursor.fetchone()[0])
+    delivery_ids = []
+    for queue in queues:
+        ((delivery_id,),) = execute(
+            f'INSERT INTO {_table(Delivery)} (change_id, "group", kind, entity_id, seq, '
+            "status, attempts, max_attempts, last_error, created_at, next_attempt_at, "
+            "finished_at) VALUES (%s, %s, %s, %s, %s, 'pending', 0, %s, '', %s, %s, NULL) "
+            "RETURNING id",
+            [cid, queue["grp"], kind, eid, change.seq, queue["max_attempts"], at, at],
+        )
+        delivery_ids.append(delivery_id)
     return delivery_ids
 
 
@@ -228,8 +228,7 @@ def _store_orm_tasks(alias: str, key: str, packages: list[str]) -> None:
     params: list[Any] = []
     for package in packages:
         params += [key, package, now]
-    with db.cursor() as cursor:
-        cursor.execute(f'INSERT INTO {table} ("key", payload, "lock") VALUES {rows}', params)
+    execute(f'INSERT INTO {table} ("key", payload, "lock") VALUES {rows}', params, using=alias)
 
 
 def after_commit(change: EntityChange, delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
