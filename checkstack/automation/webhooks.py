@@ -43,7 +43,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -717,26 +717,42 @@ def send_delivery(delivery_id: int) -> str:
 def _due_ids(*, grace: float, limit: int) -> tuple[list[int], list[int]]:
     """(due pending deliveries heading their line, ``sending`` ones whose claim expired)."""
     now = timezone.now()
-    earlier = WebhookDelivery.objects.filter(
-        endpoint_id=OuterRef("endpoint_id"),
-        ordering_key=OuterRef("ordering_key"),
-        id__lt=OuterRef("id"),
-        status__in=[Status.PENDING, Status.SENDING],
-    )
-    pending = list(
-        WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(attempts__gt=0) | Q(next_attempt_at__lte=now - dt.timedelta(seconds=grace)))
-        .exclude(Exists(earlier))
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    lost = list(
-        WebhookDelivery.objects.filter(status=Status.SENDING, claimed_until__lte=now)
-        .exclude(Exists(earlier))
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    return pending, lost
+    pending = WebhookDelivery.objects.filter(
+        status=Status.PENDING, next_attempt_at__lte=now
+    ).filter(Q(attempts__gt=0) | Q(next_attempt_at__lte=now - dt.timedelta(seconds=grace)))
+    lost = WebhookDelivery.objects.filter(status=Status.SENDING, claimed_until__lte=now)
+    return _line_heads(pending, limit), _line_heads(lost, limit)
+
+
+def _line_heads(candidates: QuerySet[WebhookDelivery], limit: int) -> list[int]:
+    """Up to ``limit`` ids of ``candidates`` (oldest first) with no earlier open delivery in
+    their (endpoint, ordering key) line.
+
+    Read a page at a time, each page's lines checked with one query, so a sweep costs at most
+    one pass over the backlog whatever plan the statistics give (an anti-join over the whole
+    backlog, planned on statistics older than a burst, is quadratic).
+    """
+    ordered = candidates.order_by("id").values_list("id", "endpoint_id", "ordering_key")
+    heads: list[int] = []
+    page = list(ordered[:limit])
+    while page and len(heads) < limit:
+        keyed = [(pk, endpoint, key) for pk, endpoint, key in page if key is not None]
+        first: dict[tuple[Any, str | None], int] = {}
+        if keyed:
+            for endpoint, key, pk in (
+                WebhookDelivery.objects.filter(
+                    ordering_key__in={key for _, _, key in keyed},
+                    endpoint_id__in={endpoint for _, endpoint, _ in keyed},
+                    status__in=[Status.PENDING, Status.SENDING],
+                    id__lte=max(pk for pk, _, _ in keyed),
+                )
+                .order_by("id")
+                .values_list("endpoint_id", "ordering_key", "id")
+            ):
+                first.setdefault((endpoint, key), pk)
+        heads += [pk for pk, endpoint, key in page if key is None or first[(endpoint, key)] == pk]
+        page = list(ordered.filter(id__gt=page[-1][0])[:limit])
+    return heads[:limit]
 
 
 def sweep() -> dict[str, int]:

@@ -646,6 +646,36 @@ def test_the_sweeper_re_enqueues_due_deliveries_but_leaves_fresh_and_blocked_one
     assert fresh not in [arg for _, arg in enqueued]
 
 
+def test_the_sweeper_finds_line_heads_behind_a_page_of_blocked_deliveries(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+):
+    settings.CHECKSTACK_ENQUEUE = True
+    settings.CHECKSTACK_SWEEP_BATCH = 2
+    enqueued: list[Any] = []
+    monkeypatch.setattr("checkstack.entities.outbox.enqueue_tasks", enqueued.extend)
+    webhooks.create_endpoint(url="https://a.example.com/")
+    # One incident's line: its first delivery waits for a retry, the next three are due.
+    line = [
+        webhooks.create_deliveries_for_event(make_event(event, incident_id="busy"))[0]
+        for event in (
+            "incident.created",
+            "incident.updated",
+            "incident.updated",
+            "incident.resolved",
+        )
+    ]
+    (other,) = webhooks.create_deliveries_for_event(make_event(incident_id="other"))
+    long_ago = timezone.now() - dt.timedelta(minutes=5)
+    WebhookDelivery.objects.filter(pk__in=[*line[1:], other]).update(next_attempt_at=long_ago)
+    WebhookDelivery.objects.filter(pk=line[0]).update(
+        attempts=1, next_attempt_at=timezone.now() + dt.timedelta(minutes=5)
+    )
+
+    # The oldest due rows (two pages of the sweep's batch) are all blocked behind line[0].
+    assert webhooks.sweep() == {"webhook_deliveries": 1, "webhook_lost_deliveries": 0}
+    assert [arg for _, arg in enqueued] == [other]
+
+
 # -- secrets ----------------------------------------------------------------------------------
 
 
