@@ -11,6 +11,7 @@ their errors are logged, never raised into the write.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -34,12 +35,20 @@ DELIVER_TASK = "checkstack.entities.tasks.deliver"
 DISPATCH_TASK = "checkstack.entities.tasks.dispatch_trigger_event"
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per value
+
+
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _encode(value)
 
 
 def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)  # type: ignore[no-any-return]
+    return _quoted_table(connection.vendor, model._meta.db_table)
+
+
+@functools.lru_cache(maxsize=32)
+def _quoted_table(vendor: str, name: str) -> str:
+    return connection.ops.quote_name(name)  # type: ignore[no-any-return]
 
 
 def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
