@@ -28,6 +28,24 @@ def sqlite_database(path: Path | str, *, conn_max_age: int = 600) -> dict[str, A
     }
 
 
+def _prepare_threshold(value: str) -> int | None:
+    """psycopg's ``prepare_threshold``: after how many executions a statement run with
+    server-side binding is prepared; ``none`` turns prepared statements off (needed behind a
+    pooler in transaction mode, such as PgBouncer before 1.21). Django's ORM binds on the client
+    and never prepares; the entity core's own statements do (``checkstack.entities.sql``)."""
+    if value.strip().lower() in {"", "none", "null", "off"}:
+        return None
+    try:
+        threshold = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL prepare_threshold must be a number or 'none', not {value!r}"
+        ) from None
+    if threshold < 0:
+        raise ImproperlyConfigured("DATABASE_URL prepare_threshold must not be negative")
+    return threshold
+
+
 def parse_database_url(url: str, *, conn_max_age: int = 600) -> dict[str, Any]:
     """``postgres://user:pass@host:port/name?opt=v`` or ``sqlite:///path/to/file``."""
     parts = urlsplit(url)
@@ -37,6 +55,7 @@ def parse_database_url(url: str, *, conn_max_age: int = 600) -> dict[str, Any]:
         if not name:
             raise ImproperlyConfigured(f"DATABASE_URL names no database: {parts.scheme}://...")
         options: dict[str, Any] = dict(parse_qsl(parts.query))
+        options["prepare_threshold"] = _prepare_threshold(options.get("prepare_threshold", "5"))
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
@@ -52,8 +71,10 @@ def parse_database_url(url: str, *, conn_max_age: int = 600) -> dict[str, Any]:
         path = unquote(parts.path)
         if parts.netloc:  # sqlite://relative/path is a common typo for sqlite:///relative/path
             path = parts.netloc + path
-        if path.startswith("/") and not url.startswith("sqlite:////"):
-            path = path[1:] if url.startswith("sqlite:///") else path
+        elif url.split(":", 1)[1].startswith("////"):  # sqlite:////absolute/path
+            path = "/" + path.lstrip("/")
+        elif path.startswith("/"):  # sqlite:///relative/path
+            path = path[1:]
         return sqlite_database(path or ":memory:", conn_max_age=conn_max_age)
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {parts.scheme!r} is not supported; use postgres:// or sqlite:///"

@@ -98,6 +98,8 @@ def database_url(command: str = "bench_delivery") -> str:
     host = db.get("HOST") or "localhost"
     port = f":{db['PORT']}" if db.get("PORT") else ""
     options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
+    if "prepare_threshold" in (db.get("OPTIONS") or {}):  # None (prepared statements off)
+        options["prepare_threshold"] = db["OPTIONS"]["prepare_threshold"] or "none"
     query = f"?{urlencode(options)}" if options else ""
     return f"postgres://{user}{'@' if user else ''}{host}{port}/{quote(str(db['NAME']))}{query}"
 

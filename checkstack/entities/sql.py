@@ -49,7 +49,7 @@ def execute(
     if db.vendor == "sqlite":
         sql = _qmark(sql)
     with db.wrap_database_errors:
-        cursor = db.connection.cursor()
+        cursor = _driver_cursor(db)
         try:
             if many:
                 cursor.executemany(sql, params)
@@ -58,6 +58,17 @@ def execute(
             return cursor.fetchall() if cursor.description else []
         finally:
             cursor.close()
+
+
+def _driver_cursor(db: Any) -> Any:
+    """The driver's cursor; on PostgreSQL one with server-side binding, which psycopg turns
+    into a prepared statement after ``prepare_threshold`` executions (when the connection
+    allows them: see ``OPTIONS["prepare_threshold"]``)."""
+    if db.vendor == "postgresql":
+        import psycopg
+
+        return psycopg.Cursor(db.connection)
+    return db.connection.cursor()
 
 
 def _column(model: type[models.Model], name: str) -> str:

@@ -78,3 +78,21 @@ def test_observed_statements_go_through_djangos_cursor_and_are_counted() -> None
     assert "INSERT INTO" in captured.captured_queries[0]["sql"]
     assert len(seen) == 1 and "SELECT last_seq" in seen[0]
     assert rows == [(1,)]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_statement_run_often_is_prepared_once() -> None:
+    if connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        pytest.skip("prepared statements are turned off for this database")
+    select = f"SELECT last_seq FROM {TABLE} WHERE kind = %s AND entity_id = %s"
+    execute(INSERT, ["sql-test", "a", 3])
+
+    for _ in range(10):
+        assert execute(select, ["sql-test", "a"]) == [(3,)]
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"SELECT last_seq FROM {TABLE}%"],
+        )
+        assert cursor.fetchone() == (1,)
