@@ -39,7 +39,7 @@ def execute(
     """
     db = connections[using]
     if db.queries_logged or db.execute_wrappers:
-        with db.cursor() as cursor:
+        with _observed_cursor(db) as cursor:
             if many:
                 cursor.executemany(sql, params)
             else:
@@ -69,6 +69,19 @@ def _driver_cursor(db: Any) -> Any:
 
         return psycopg.Cursor(db.connection)
     return db.connection.cursor()
+
+
+def _observed_cursor(db: Any) -> Any:
+    """Django's cursor. Under execute wrappers alone (a tracer, the benchmark's clock) it wraps
+    the same driver cursor as the unobserved path, so statements run as they do unobserved
+    (prepared on PostgreSQL); while queries are logged it is Django's usual cursor, whose
+    client-side binding gives the log readable SQL."""
+    if db.vendor != "postgresql" or db.queries_logged:
+        return db.cursor()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        cursor = _driver_cursor(db)
+    return db.make_cursor(cursor)
 
 
 def _column(model: type[models.Model], name: str) -> str:
