@@ -65,9 +65,12 @@ def _driver_cursor(db: Any) -> Any:
     into a prepared statement after ``prepare_threshold`` executions (when the connection
     allows them: see ``OPTIONS["prepare_threshold"]``)."""
     if db.vendor == "postgresql":
-        import psycopg
-
-        return psycopg.Cursor(db.connection)
+        try:
+            import psycopg
+        except ImportError:  # psycopg2: client-side binding only
+            return db.connection.cursor()
+        if isinstance(db.connection, psycopg.Connection):
+            return psycopg.Cursor(db.connection)
     return db.connection.cursor()
 
 
