@@ -2,7 +2,7 @@
 
 Every test commits for real (``transaction=True``). Workers are forked processes that close the
 inherited connections and run what a django-q2 task loop runs (``due_deliveries`` and
-``deliver``); they report through their exit code and leave with ``os._exit``. The last test
+``deliver``, or the drain that follows each task's own row); they report through their exit code and leave with ``os._exit``. The last test
 starts a real ``manage.py qcluster`` against the test database.
 """
 
@@ -234,6 +234,56 @@ def test_three_worker_processes_deliver_50_changes_of_one_entity_in_seq_order(
     handled = list(Record.objects.order_by("pk").values_list("key", flat=True))
     assert handled == [f"w1:{seq}" for seq in range(1, 51)]
     assert set(Delivery.objects.values_list("status", "attempts")) == {(DeliveryStatus.DONE, 1)}
+
+
+def record_seq_failing_once(change: EntityChange) -> None:
+    """Record the change's seq; the changes named in ``handler_config["fail_once"]`` raise on
+    their first attempt, whichever process makes it (an exclusive marker file per change)."""
+    key = f"{change.entity_id}:{change.seq}"
+    if key in handler_config["fail_once"]:
+        marker = Path(handler_config["markers"]) / key
+        try:
+            with open(marker, "x"):
+                pass
+        except FileExistsError:
+            pass
+        else:
+            raise RuntimeError(f"first attempt of {key} fails")
+    Record.objects.create(key=key)
+
+
+def drain_until_delivered(deadline: float) -> None:
+    """What a django-q2 worker's tasks do after their own row: drain, again and again."""
+    while Delivery.objects.filter(status=DeliveryStatus.PENDING).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("deliveries still pending")
+        delivery_service.drain(seconds=1.0, batch=7)
+
+
+def test_three_draining_workers_keep_each_entitys_order_and_run_each_change_once(
+    widgets: EntityHandle[WidgetState], settings: Any, tmp_path: Path
+) -> None:
+    settings.CHECKSTACK_DELIVERY_RETRY_BASE = 0  # a failed delivery is due again at once
+    handler_config.update(fail_once={"w2:3", "w5:1", "w5:9"}, markers=str(tmp_path))
+    on_entity_changed("widget", record_seq_failing_once, WorkQueue("drained", max_attempts=3))
+    for n in range(8):
+        widget_with_changes(widgets, f"w{n}", 12)
+    assert Delivery.objects.count() == 96
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+
+    run_workers([functools.partial(drain_until_delivered, deadline) for _ in range(3)])
+
+    handled = list(Record.objects.order_by("pk").values_list("key", flat=True))
+    assert len(handled) == len(set(handled)) == 96  # each change handled once
+    for n in range(8):  # batches of 7 split every line; the order within each line holds
+        assert [k for k in handled if k.startswith(f"w{n}:")] == [
+            f"w{n}:{seq}" for seq in range(1, 13)
+        ]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DONE}
+    retried = {
+        f"{e}:{s}" for e, s in Delivery.objects.filter(attempts=2).values_list("entity_id", "seq")
+    }
+    assert retried == {"w2:3", "w5:1", "w5:9"}
 
 
 # -- a real qcluster --------------------------------------------------------------------------
