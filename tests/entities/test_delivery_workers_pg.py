@@ -2,8 +2,9 @@
 
 Every test commits for real (``transaction=True``). Workers are forked processes that close the
 inherited connections and run what a django-q2 task loop runs (``due_deliveries`` and
-``deliver``, or the drain that follows each task's own row); they report through their exit code and leave with ``os._exit``. The last test
-starts a real ``manage.py qcluster`` against the test database.
+``deliver``, or the drain that follows each task's own row); they report through their exit
+code and leave with ``os._exit``. The last test starts a real ``manage.py qcluster`` against
+the test database.
 """
 
 from __future__ import annotations
