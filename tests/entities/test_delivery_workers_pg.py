@@ -241,16 +241,18 @@ def record_seq_failing_once(change: EntityChange) -> None:
     """Record the change's seq; the changes named in ``handler_config["fail_once"]`` raise on
     their first attempt, whichever process makes it (an exclusive marker file per change)."""
     key = f"{change.entity_id}:{change.seq}"
-    if key in handler_config["fail_once"]:
-        marker = Path(handler_config["markers"]) / key
-        try:
-            with open(marker, "x"):
-                pass
-        except FileExistsError:
-            pass
-        else:
-            raise RuntimeError(f"first attempt of {key} fails")
+    if key in handler_config["fail_once"] and first_claim(Path(handler_config["markers"]) / key):
+        raise RuntimeError(f"first attempt of {key} fails")
     Record.objects.create(key=key)
+
+
+def first_claim(marker: Path) -> bool:
+    """True for the one process that creates ``marker`` (an exclusive create)."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def drain_until_delivered(deadline: float) -> None:
