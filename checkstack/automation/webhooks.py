@@ -750,7 +750,10 @@ def _line_heads(candidates: QuerySet[WebhookDelivery], limit: int) -> list[int]:
                 .values_list("endpoint_id", "ordering_key", "id")
             ):
                 first.setdefault((endpoint, key), pk)
-        heads += [pk for pk, endpoint, key in page if key is None or first[(endpoint, key)] == pk]
+        # .get: a row a worker finished since the page was read is no longer open, not a head.
+        heads += [
+            pk for pk, endpoint, key in page if key is None or first.get((endpoint, key)) == pk
+        ]
         page = list(ordered.filter(id__gt=page[-1][0])[:limit])
     return heads[:limit]
 
