@@ -676,6 +676,19 @@ def test_the_sweeper_finds_line_heads_behind_a_page_of_blocked_deliveries(
     assert [arg for _, arg in enqueued] == [other]
 
 
+def test_a_delivery_finished_after_the_sweep_read_it_is_not_taken_for_a_line_head() -> None:
+    webhooks.create_endpoint(url="https://a.example.com/")
+    (sent,) = webhooks.create_deliveries_for_event(make_event(incident_id="done-meanwhile"))
+    (waiting,) = webhooks.create_deliveries_for_event(make_event(incident_id="still-due"))
+    # What the sweep's page holds when a worker finishes ``sent`` between the page read and the
+    # line lookup: a candidate that is no longer open.
+    WebhookDelivery.objects.filter(pk=sent).update(status=WebhookDeliveryStatus.SUCCESS)
+
+    heads = webhooks._line_heads(WebhookDelivery.objects.all(), limit=10)
+
+    assert heads == [waiting]
+
+
 # -- secrets ----------------------------------------------------------------------------------
 
 
