@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from checkstack.entities import EntityChange, define_entity, register_change_deriver
 from checkstack.entities.handle import EntityHandle
 from checkstack.entities.registry import get_handle
-from checkstack.entities.sql import read_rows_with_linked_ids
+from checkstack.entities.sql import LinkedRowsRead
 
 from .choices import Severity, Status
 
@@ -22,17 +22,15 @@ class IncidentState(BaseModel):
     systemIds: list[str] = Field(default_factory=list)
 
 
-def read_incidents(ids: list[str]) -> dict[str, dict[str, Any]]:
-    """One query (rows with their sorted system ids); none for an empty id list."""
-    from .models import Incident, IncidentSystem
-
-    rows = read_rows_with_linked_ids(
-        Incident, ("status", "severity"), IncidentSystem, "incident", "system_id", ids
-    )
-    return {
-        incident_id: {"status": row["status"], "severity": row["severity"], "systemIds": systems}
-        for incident_id, (row, systems) in rows.items()
-    }
+# One query (rows with their sorted system ids); none for an empty id list.
+read_incidents = LinkedRowsRead(
+    "incidents.Incident",
+    ("status", "severity"),
+    "incidents.IncidentSystem",
+    "incident",
+    "system_id",
+    linked_as="systemIds",
+)
 
 
 def derive_incident_events(change: EntityChange) -> list[str]:

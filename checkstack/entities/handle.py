@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
@@ -22,8 +22,9 @@ from checkstack.errors import RegistrationError, UnknownTrigger
 from . import registry
 from .context import current_request_id
 from .diff import changed_fields, delta_of
-from .locks import lock_entity, lock_timeout_as, release_seq
+from .locks import lock_and_read, lock_entity, lock_timeout_as, release_seq
 from .masking import mask_value, secrets_for
+from .sql import LinkedRowsRead
 from .types import Actor, EntityChange, JSONDict, normalize_actor
 
 if TYPE_CHECKING:
@@ -152,16 +153,32 @@ class EntityHandle(Generic[S]):
         actor_data = normalize_actor(actor)
         run_id = str(run_id) if run_id is not None else None
         with lock_timeout_as(f"entity:{self.kind}:{entity_id}"), transaction.atomic():
-            seq, now = lock_entity(self.kind, entity_id)
-            if self._lock is not None:
-                self._lock([entity_id])
-            prev = self.get(entity_id)
+            if self._folds_read():
+                seq, now, state, current = lock_and_read(self.kind, entity_id, self._read)
+                if current:
+                    prev = self._validate(state) if state is not None else None
+                else:  # a writer committed while this one waited for the lock: read again
+                    prev = self.get(entity_id)
+            else:
+                seq, now = lock_entity(self.kind, entity_id)
+                if self._lock is not None:
+                    self._lock([entity_id])
+                prev = self.get(entity_id)
             apply(prev)
             next_ = None if removing else self.get(entity_id)
             change = self._record(entity_id, seq, now, prev, next_, actor_data, run_id)
             if change is None:
                 release_seq(self.kind, entity_id)
         return next_
+
+    def _folds_read(self) -> bool:
+        """Whether the prev read goes into the lock statement (PostgreSQL, a ``LinkedRowsRead``
+        accessor and no extra ``lock`` to take between the lock and the read)."""
+        return (
+            self._lock is None
+            and isinstance(self._read, LinkedRowsRead)
+            and connection.vendor == "postgresql"
+        )
 
     def _record(
         self,

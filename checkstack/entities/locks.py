@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Iterator
+from typing import Any
 
 from django.db import DatabaseError, OperationalError, connection
 from django.utils import timezone
@@ -73,6 +75,31 @@ def advisory_lock(key: str) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext()
 
 
+@functools.lru_cache(maxsize=4)
+def _lock_sql(vendor: str, table: str) -> str:
+    """The entity lock: upsert the entity's sequence row, returning the next ``seq`` (and on
+    PostgreSQL the database clock, read under the lock, with the lock timeout set first)."""
+    if vendor == "postgresql":
+        return (
+            f"INSERT INTO {table} (kind, entity_id, last_seq, locks) "
+            "SELECT %s, %s, 1, 1 FROM (SELECT set_config('lock_timeout', %s, true)) AS cfg "
+            "ON CONFLICT (kind, entity_id) "
+            f"DO UPDATE SET last_seq = {table}.last_seq + 1, locks = {table}.locks + 1 "
+            "RETURNING last_seq, clock_timestamp() AS locked_at, locks"
+        )
+    return (
+        f"INSERT INTO {table} (kind, entity_id, last_seq, locks) VALUES (%s, %s, 1, 1) "
+        "ON CONFLICT (kind, entity_id) DO UPDATE SET last_seq = last_seq + 1, locks = locks + 1 "
+        "RETURNING last_seq"
+    )
+
+
+def _sequence_table() -> str:
+    from .models import EntitySequence
+
+    return connection.ops.quote_name(EntitySequence._meta.db_table)  # type: ignore[no-any-return]
+
+
 def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
     """Lock one entity for the rest of the transaction and reserve its next ``seq``.
 
@@ -81,29 +108,51 @@ def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
     counter and the database clock read under the lock, all in one round trip.
     Returns ``(seq, now)``; call ``release_seq`` if the write turns out to change nothing.
     """
-    from .models import EntitySequence
     from .sql import execute
 
-    table = connection.ops.quote_name(EntitySequence._meta.db_table)
+    vendor = connection.vendor
+    sql = _lock_sql(vendor, _sequence_table())
     with lock_timeout_as(f"entity:{kind}:{entity_id}"):
-        if connection.vendor == "postgresql":
-            ((seq, now),) = execute(
-                f"INSERT INTO {table} (kind, entity_id, last_seq) "
-                "SELECT %s, %s, 1 FROM (SELECT set_config('lock_timeout', %s, true)) AS cfg "
-                "ON CONFLICT (kind, entity_id) "
-                f"DO UPDATE SET last_seq = {table}.last_seq + 1 "
-                "RETURNING last_seq, clock_timestamp()",
-                [kind, entity_id, _timeout_ms()],
-            )
+        if vendor == "postgresql":
+            ((seq, now, _locks),) = execute(sql, [kind, entity_id, _timeout_ms()])
         else:
-            ((seq,),) = execute(
-                f"INSERT INTO {table} (kind, entity_id, last_seq) VALUES (%s, %s, 1) "
-                "ON CONFLICT (kind, entity_id) DO UPDATE SET last_seq = last_seq + 1 "
-                "RETURNING last_seq",
-                [kind, entity_id],
-            )
+            ((seq,),) = execute(sql, [kind, entity_id])
             now = timezone.now()
     return int(seq), now
+
+
+@functools.lru_cache(maxsize=16)
+def _lock_and_read_sql(table: str, read_sql: str) -> str:
+    """One statement: the entity lock, and the entity's rows as the statement's snapshot saw
+    them, with how many locks were taken between that snapshot and this one."""
+    lock = _lock_sql("postgresql", table)
+    return (
+        f"WITH lk AS ({lock}) "
+        "SELECT lk.last_seq, lk.locked_at, lk.locks - COALESCE("
+        f"(SELECT s.locks FROM {table} s WHERE s.kind = %s AND s.entity_id = %s), 0), r.* "
+        f"FROM lk LEFT JOIN ({read_sql}) AS r ON TRUE"
+    )
+
+
+def lock_and_read(kind: str, entity_id: str, reader: Any) -> tuple[int, dt.datetime, Any, bool]:
+    """PostgreSQL: ``lock_entity`` and the entity's ``reader`` (a ``LinkedRowsRead``) in one
+    statement. Returns ``(seq, now, state or None, current)``.
+
+    The read uses the statement's snapshot, taken before a wait for the lock. If another writer
+    of the entity committed between that snapshot and the lock (the entity's lock count moved
+    by more than this statement's own lock) the state may be stale: ``current`` is False and the
+    caller reads again, now under the lock.
+    """
+    from .sql import execute
+
+    sql = _lock_and_read_sql(_sequence_table(), reader.sql("postgresql", 1))
+    with lock_timeout_as(f"entity:{kind}:{entity_id}"):
+        ((seq, now, gap, *row),) = execute(
+            sql, [kind, entity_id, _timeout_ms(), kind, entity_id, entity_id]
+        )
+    if gap != 1:
+        return int(seq), now, None, False
+    return int(seq), now, (reader.state(row) if row[0] is not None else None), True
 
 
 def release_seq(kind: str, entity_id: str) -> None:

@@ -21,6 +21,9 @@ class EntitySequence(models.Model):
     kind = models.CharField(max_length=100)
     entity_id = models.CharField(max_length=255)
     last_seq = models.PositiveBigIntegerField(default=0)
+    # How many times the entity was locked (never given back, unlike ``last_seq``): a statement
+    # that read the entity before its lock wait can tell whether a writer committed meanwhile.
+    locks = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -45,25 +45,38 @@ def execute(
             else:
                 cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
-    db.ensure_connection()
+    if db.connection is None:
+        db.ensure_connection()
     if db.vendor == "sqlite":
         sql = _qmark(sql)
     with db.wrap_database_errors:
-        cursor = _driver_cursor(db)
-        try:
-            if many:
-                cursor.executemany(sql, params)
-            else:
-                cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
-        finally:
-            cursor.close()
+        cursor = _reusable_cursor(db)
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+_CURSOR_ATTR = "_checkstack_driver_cursor"
+
+
+def _reusable_cursor(db: Any) -> Any:
+    """The driver cursor the unobserved path reuses on this connection (created once per
+    driver connection: a new connection after a reconnect gets a new cursor)."""
+    cached = db.__dict__.get(_CURSOR_ATTR)
+    if cached is not None and cached[0] is db.connection:
+        return cached[1]
+    cursor = _driver_cursor(db)
+    db.__dict__[_CURSOR_ATTR] = (db.connection, cursor)
+    return cursor
 
 
 def _driver_cursor(db: Any) -> Any:
     """The driver's cursor; on PostgreSQL one with server-side binding, which psycopg turns
     into a prepared statement after ``prepare_threshold`` executions (when the connection
-    allows them: see ``OPTIONS["prepare_threshold"]``)."""
+    allows them: see ``OPTIONS["prepare_threshold"]``); on SQLite the sqlite3 module's own
+    cursor (the SQL is already in ``?`` style, Django's cursor class would convert it again)."""
     if db.vendor == "postgresql":
         try:
             import psycopg
@@ -71,6 +84,10 @@ def _driver_cursor(db: Any) -> Any:
             return db.connection.cursor()
         if isinstance(db.connection, psycopg.Connection):
             return psycopg.Cursor(db.connection)
+    if db.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.Cursor(db.connection)
     return db.connection.cursor()
 
 
@@ -116,7 +133,10 @@ def _read_sql(
     )
     if vendor == "postgresql":
         linked = f"ARRAY({links})"
-        where = f"p.{pk} = ANY(%s)"
+        # One id (every entity write) as a scalar: with an array parameter PostgreSQL keeps
+        # re-planning the prepared statement (custom plans), as it cannot cost a generic plan
+        # for an array of unknown length as cheaply.
+        where = f"p.{pk} = %s" if count == 1 else f"p.{pk} = ANY(%s)"
     else:
         linked = (
             f"(SELECT json_group_array({value}) FROM ({links.replace('l.' + value, value, 1)}))"
@@ -125,30 +145,69 @@ def _read_sql(
     return f"SELECT p.{pk}, {columns}, {linked} FROM {qn(meta.db_table)} p WHERE {where}"
 
 
-def read_rows_with_linked_ids(
-    model: type[models.Model],
-    fields: Sequence[str],
-    link_model: type[models.Model],
-    link_fk: str,
-    link_value: str,
-    ids: Iterable[str],
-) -> dict[str, tuple[dict[str, Any], list[str]]]:
-    """``{pk: ({field: value}, sorted linked values)}`` for the existing rows among ``ids``.
+class LinkedRowsRead:
+    """A ``read`` accessor for ``define_entity``: rows of ``model`` with their sorted linked ids
+    (``link_model.link_value`` where ``link_model.link_fk`` points at the row), in one query.
 
-    ``link_model.link_fk`` points at ``model``; ``link_value`` is the linked id column. Only
-    plain (text, number, boolean) fields are supported in ``fields``.
+    ``read(ids)`` gives ``{pk: {**fields, linked_as: [linked ids]}}``. Because the accessor
+    knows its SQL, the entity write can fold the ``prev`` read into the statement that locks the
+    entity on PostgreSQL (``checkstack.entities.locks.lock_and_read``), one round trip fewer.
+    Models may be given as ``"app_label.Model"`` and are resolved on first use.
     """
-    wanted = list(dict.fromkeys(str(i) for i in ids))
-    if not wanted:
-        return {}
-    vendor = connection.vendor
-    sql = _read_sql(model, tuple(fields), link_model, link_fk, link_value, vendor, len(wanted))
-    params: list[Any] = [wanted] if vendor == "postgresql" else wanted
-    rows = execute(sql, params)
-    result = {}
-    for row in rows:
-        linked_values = row[-1]
-        if isinstance(linked_values, str):
-            linked_values = json.loads(linked_values)
-        result[str(row[0])] = (dict(zip(fields, row[1:-1], strict=True)), list(linked_values))
-    return result
+
+    def __init__(
+        self,
+        model: type[models.Model] | str,
+        fields: Sequence[str],
+        link_model: type[models.Model] | str,
+        link_fk: str,
+        link_value: str,
+        *,
+        linked_as: str,
+    ) -> None:
+        self._model, self._link_model = model, link_model
+        self.fields = tuple(fields)
+        self.link_fk, self.link_value, self.linked_as = link_fk, link_value, linked_as
+
+    def __repr__(self) -> str:
+        return f"<LinkedRowsRead {self._model!r} + {self._link_model!r}.{self.link_value}>"
+
+    def models(self) -> tuple[type[models.Model], type[models.Model]]:
+        if isinstance(self._model, str) or isinstance(self._link_model, str):
+            from django.apps import apps
+
+            if isinstance(self._model, str):
+                self._model = apps.get_model(self._model)
+            if isinstance(self._link_model, str):
+                self._link_model = apps.get_model(self._link_model)
+        return self._model, self._link_model  # type: ignore[return-value]
+
+    def sql(self, vendor: str, count: int) -> str:
+        """The query for ``count`` ids (see ``params``)."""
+        model, link_model = self.models()
+        return _read_sql(
+            model, self.fields, link_model, self.link_fk, self.link_value, vendor, count
+        )
+
+    @staticmethod
+    def params(vendor: str, ids: list[str]) -> list[Any]:
+        """The parameters of ``sql(vendor, len(ids))``: PostgreSQL takes several ids as one
+        array."""
+        return [ids] if vendor == "postgresql" and len(ids) > 1 else ids
+
+    def state(self, row: Sequence[Any]) -> dict[str, Any]:
+        """The state of one row of ``sql()`` (its pk, the fields, the linked values)."""
+        linked = row[-1]
+        if isinstance(linked, str):
+            linked = json.loads(linked)
+        state = dict(zip(self.fields, row[1:-1], strict=True))
+        state[self.linked_as] = list(linked)
+        return state
+
+    def __call__(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        if not wanted:
+            return {}
+        vendor = connection.vendor
+        rows = execute(self.sql(vendor, len(wanted)), self.params(vendor, wanted))
+        return {str(row[0]): self.state(row) for row in rows}

@@ -2,8 +2,9 @@
 
 Runs on both databases in one process: deliveries are driven by calling
 ``checkstack.entities.delivery.deliver`` (what the django-q2 task does) or
-``entities_sweep --inline``; the after-commit enqueue is observed by replacing django-q2's
-``async_task``. Real worker processes are in ``test_delivery_workers_pg.py``.
+``entities_sweep --inline``; the after-commit enqueue is observed by replacing
+``checkstack.entities.outbox.enqueue_tasks``. Real worker processes are in
+``test_delivery_workers_pg.py``.
 """
 
 from __future__ import annotations
@@ -87,14 +88,9 @@ class Flaky:
 
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[Job]:
-    """Calls of django-q2's ``async_task`` as ``(func, arg)``; nothing reaches a broker."""
+    """The tasks handed to ``enqueue_tasks`` as ``(func, arg)``; nothing reaches a broker."""
     jobs: list[Job] = []
-
-    def async_task(func: str, *args: Any, **kwargs: Any) -> str:
-        jobs.append((func, *args))
-        return uuid.uuid4().hex
-
-    monkeypatch.setattr("django_q.tasks.async_task", async_task)
+    monkeypatch.setattr("checkstack.entities.outbox.enqueue_tasks", jobs.extend)
     return jobs
 
 
@@ -722,11 +718,11 @@ def test_broker_failure_is_logged_and_leaves_the_rows_pending(
     on_entity_changed("widget", Flaky(), WorkQueue("g"))
     attempts: list[str] = []
 
-    def broken_async_task(func: str, *args: Any, **kwargs: Any) -> str:
-        attempts.append(func)
+    def broken_store(alias: str, key: str, packages: list[str]) -> None:
+        attempts.extend(packages)
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr("django_q.tasks.async_task", broken_async_task)
+    monkeypatch.setattr("checkstack.entities.outbox._store_orm_tasks", broken_store)
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
         state = create_widget(widgets, "w1", status="open")
 

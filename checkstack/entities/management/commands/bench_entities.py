@@ -47,7 +47,7 @@ from checkstack.entities.models import (
     Transition,
     TriggerEvent,
 )
-from checkstack.entities.sql import read_rows_with_linked_ids
+from checkstack.entities.sql import LinkedRowsRead
 from checkstack.entities.types import EntityChange
 
 KIND = "bench-item"
@@ -124,15 +124,10 @@ class BenchItemPayload(BaseModel):
     previousSeverity: str | None = None
 
 
-def read_items(ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Batched read, like the incident kind's: one query for the rows and their linked ids."""
-    rows = read_rows_with_linked_ids(
-        BenchItem, ("status", "severity"), BenchItemSystem, "item", "system_id", ids
-    )
-    return {
-        item_id: {"status": row["status"], "severity": row["severity"], "systemIds": systems}
-        for item_id, (row, systems) in rows.items()
-    }
+# Batched read, like the incident kind's: one query for the rows and their linked ids.
+read_items = LinkedRowsRead(
+    BenchItem, ("status", "severity"), BenchItemSystem, "item", "system_id", linked_as="systemIds"
+)
 
 
 def derive_item_events(change: EntityChange) -> list[str]:
@@ -221,10 +216,25 @@ def enqueue_switch(enqueue: bool) -> Iterator[None]:
 # -- measuring -------------------------------------------------------------------------------
 
 
+_WRITE = re.compile(r'(INSERT INTO|(?<!DO )UPDATE|DELETE FROM)\s+"?([\w.]+)"?', re.IGNORECASE)
+_READ = re.compile(r'\bFROM\s+"?([\w.]+)"?\s*(\()?', re.IGNORECASE)
+_CTE_NAME = re.compile(r"(?:WITH|,)\s+(\w+)\s+AS\s+\(", re.IGNORECASE)
+
+
 def describe_sql(sql: str) -> str:
-    """``INSERT entities_change``: the verb and the table of a statement."""
+    """``INSERT entities_change``: the verb and the table of a statement. A statement with
+    data-modifying CTEs lists its writes, then the tables it only reads:
+    ``WITH: INSERT entities_entitysequence; SELECT checkstack_bench_item``."""
     text = " ".join(sql.split())
-    write = re.match(r'(INSERT INTO|UPDATE|DELETE FROM)\s+"?([\w.]+)"?', text, re.IGNORECASE)
+    if text[:5].upper() == "WITH ":
+        writes = list(
+            dict.fromkeys(f"{m[1].split()[0].upper()} {m[2]}" for m in _WRITE.finditer(text))
+        )
+        skip = {label.split()[1] for label in writes} | set(_CTE_NAME.findall(text))
+        tables = (m[1] for m in _READ.finditer(text) if not m[2])  # not a function's rows
+        reads = [t for t in dict.fromkeys(tables) if t not in skip]
+        return "WITH: " + "; ".join(writes + ([f"SELECT {', '.join(reads)}"] if reads else []))
+    write = _WRITE.match(text)
     if write:
         return f"{write[1].split()[0].upper()} {write[2]}"
     read = re.match(r'SELECT\b.*?\bFROM\s+"?([\w.]+)"?', text, re.IGNORECASE)
