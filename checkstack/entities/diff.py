@@ -28,24 +28,32 @@ def changed_fields(prev: JSONDict | None, next_: JSONDict | None) -> list[str]:
     """
     if next_ is None:
         return []
-    prev_c = canonical(prev) if prev is not None else {}
-    next_c = canonical(next_)
-    fields = set(prev_c) | set(next_c)
-    return sorted(f for f in fields if not _same(prev_c.get(f), next_c.get(f)))
+    if prev is None:
+        prev = {}
+    return sorted(f for f in prev.keys() | next_.keys() if not _same(prev.get(f), next_.get(f)))
 
 
-_SCALARS = (str, int, float, type(None))
+_SCALARS = (str, int, float, bool)
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal as canonical JSON (so ``1`` and ``True`` differ, and so do ``1`` and ``1.0``)."""
-    if type(a) is type(b) and type(a) in _SCALARS:
+    """Equal as canonical JSON: ``None`` and absent keys are alike, key order does not count,
+    list order does, and ``1``, ``1.0`` and ``True`` all differ."""
+    if a is None or b is None:
+        return a is None and b is None
+    kind = type(a)
+    if kind is not type(b):
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return False
+    if kind in _SCALARS:
         return bool(a == b)
+    if kind is dict:
+        keys = a.keys() | b.keys()
+        return all(_same(a.get(k), b.get(k)) for k in keys)
+    if kind is list or kind is tuple:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return _dumps(a) == _dumps(b)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def delta_of(next_: JSONDict | None, fields: list[str]) -> JSONDict:

@@ -61,9 +61,10 @@ def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
         if change.next is not None
         else []
     )
+    event_ids = [uuid.uuid4() for _ in events]
     event_rows = [
-        {"id": str(uuid.uuid4()), "event": trigger_id, "payload": payload, "context_key": key}
-        for trigger_id, payload, key in events
+        {"id": str(event_id), "event": trigger_id, "payload": payload, "context_key": key}
+        for event_id, (trigger_id, payload, key) in zip(event_ids, events, strict=True)
     ]
     queues = [
         {"grp": q.group, "max_attempts": q.max_attempts}
@@ -72,8 +73,7 @@ def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
     if connection.vendor == "postgresql":
         delivery_ids = _insert_postgresql(change, transitions, event_rows, queues)
     else:
-        delivery_ids = _insert_portable(change, transitions, event_rows, queues)
-    event_ids = [uuid.UUID(str(e["id"])) for e in event_rows]
+        delivery_ids = _insert_portable(change, transitions, event_rows, event_ids, queues)
     transaction.on_commit(lambda: after_commit(change, delivery_ids, event_ids), robust=True)
 
 
@@ -123,13 +123,13 @@ def _insert_portable(
     change: EntityChange,
     transitions: list[JSONDict],
     events: list[JSONDict],
+    event_ids: list[uuid.UUID],
     queues: list[JSONDict],
 ) -> list[int]:
     """One statement per table through the raw cursor (SQLite: no network round trips)."""
-    ops = connection.ops
-    uuid_field = Change._meta.get_field("change_id")
-    cid = uuid_field.get_db_prep_value(change.change_id, connection)
-    at = ops.adapt_datetimefield_value(change.occurred_at)
+    native_uuid = connection.features.has_native_uuid_field
+    cid = change.change_id if native_uuid else change.change_id.hex
+    at = connection.ops.adapt_datetimefield_value(change.occurred_at)
     kind, eid, actor = change.kind, change.entity_id, _json(change.actor)
     execute(
         f"INSERT INTO {_table(Change)} (change_id, kind, entity_id, seq, prev, next, delta, "
@@ -154,10 +154,9 @@ def _insert_portable(
             f"INSERT INTO {_table(TriggerEvent)} (id, event, payload, context_key, change_id, "
             "actor, created_at, dispatched_at) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)",
             [
-                (uuid_field.get_db_prep_value(uuid.UUID(e["id"]), connection), e["event"],
-                 _json(e["payload"]), e["context_key"],
-                 cid, actor, at)
-                for e in events
+                (event_id if native_uuid else event_id.hex, e["event"], _json(e["payload"]),
+                 e["context_key"], cid, actor, at)
+                for event_id, e in zip(event_ids, events, strict=True)
             ],
             many=True,
         )  # fmt: skip
