@@ -56,6 +56,10 @@ def _same(a: Any, b: Any) -> bool:
     return _dumps(a) == _dumps(b)
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def delta_of(next_: JSONDict | None, fields: list[str]) -> JSONDict:
     """Changed fields mapped to their next value (``None`` for a dropped field)."""
     if next_ is None:
