@@ -197,6 +197,10 @@ SPECTACULAR_SETTINGS = {
 # Checkstack settings (read through each app's conf.py on every access).
 CHECKSTACK_PUBLIC_READ = env_bool("CHECKSTACK_PUBLIC_READ", True)
 CHECKSTACK_LOCK_TIMEOUT = float(os.environ.get("CHECKSTACK_LOCK_TIMEOUT", "5"))
+# SQLite: WAL checkpoints in a background thread of each process, not in the writer's commit.
+CHECKSTACK_SQLITE_BACKGROUND_CHECKPOINTS = env_bool(
+    "CHECKSTACK_SQLITE_BACKGROUND_CHECKPOINTS", True
+)
 # Webhook URLs on loopback/private/link-local/metadata addresses are refused unless this is on
 # (the local demo turns it on for its receiver on 127.0.0.1).
 CHECKSTACK_WEBHOOK_ALLOW_PRIVATE = env_bool("CHECKSTACK_WEBHOOK_ALLOW_PRIVATE", False)

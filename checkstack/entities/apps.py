@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -10,6 +11,8 @@ class EntitiesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .checkpoints import on_connection_created
         from .schedules import on_post_migrate
 
         post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="checkstack-sweeper")
+        connection_created.connect(on_connection_created, dispatch_uid="checkstack-checkpoints")

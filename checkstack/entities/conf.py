@@ -46,5 +46,11 @@ class EntitiesSettings:
         """Seconds an outbox task goes on processing other due rows after its own (0: off)."""
         return float(self._setting("DRAIN_SECONDS", 2.0))  # type: ignore[arg-type]
 
+    @property
+    def SQLITE_BACKGROUND_CHECKPOINTS(self) -> bool:
+        """Checkpoint SQLite's WAL in a background thread instead of in the commit that grows it
+        past 1,000 pages (see ``checkstack.entities.checkpoints``)."""
+        return bool(self._setting("SQLITE_BACKGROUND_CHECKPOINTS", False))
+
 
 app_settings = EntitiesSettings()
