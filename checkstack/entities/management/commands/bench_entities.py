@@ -39,6 +39,7 @@ from checkstack.entities.benchmarking import (
     percentile,
     purge_queued_tasks,
 )
+from checkstack.entities.conf import app_settings
 from checkstack.entities.handle import EntityHandle, define_entity
 from checkstack.entities.models import (
     Change,
@@ -485,6 +486,7 @@ def database_facts() -> dict[str, Any]:
                 "transaction_mode": connection.settings_dict.get("OPTIONS", {}).get(
                     "transaction_mode"
                 ),
+                "background_checkpoints": app_settings.SQLITE_BACKGROUND_CHECKPOINTS,
             }
         else:
             facts["version"] = "unknown"
