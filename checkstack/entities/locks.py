@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connection, connections
 from django.utils import timezone
 
 from checkstack.errors import LockTimeout
@@ -94,10 +94,13 @@ def _lock_sql(vendor: str, table: str) -> str:
     )
 
 
-def _sequence_table() -> str:
+@functools.lru_cache(maxsize=4)
+def _sequence_table(vendor: str) -> str:
     from .models import EntitySequence
 
-    return connection.ops.quote_name(EntitySequence._meta.db_table)  # type: ignore[no-any-return]
+    return connections[DEFAULT_DB_ALIAS].ops.quote_name(  # type: ignore[no-any-return]
+        EntitySequence._meta.db_table
+    )
 
 
 def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
@@ -110,13 +113,14 @@ def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
     """
     from .sql import execute
 
-    vendor = connection.vendor
-    sql = _lock_sql(vendor, _sequence_table())
+    db = connections[DEFAULT_DB_ALIAS]
+    vendor = db.vendor
+    sql = _lock_sql(vendor, _sequence_table(vendor))
     with lock_timeout_as(f"entity:{kind}:{entity_id}"):
         if vendor == "postgresql":
-            ((seq, now, _locks),) = execute(sql, [kind, entity_id, _timeout_ms()])
+            ((seq, now, _locks),) = execute(sql, [kind, entity_id, _timeout_ms()], db=db)
         else:
-            ((seq,),) = execute(sql, [kind, entity_id])
+            ((seq,),) = execute(sql, [kind, entity_id], db=db)
             now = timezone.now()
     return int(seq), now
 
@@ -145,7 +149,7 @@ def lock_and_read(kind: str, entity_id: str, reader: Any) -> tuple[int, dt.datet
     """
     from .sql import execute
 
-    sql = _lock_and_read_sql(_sequence_table(), reader.sql("postgresql", 1))
+    sql = _lock_and_read_sql(_sequence_table("postgresql"), reader.sql("postgresql", 1))
     with lock_timeout_as(f"entity:{kind}:{entity_id}"):
         ((seq, now, gap, *row),) = execute(
             sql, [kind, entity_id, _timeout_ms(), kind, entity_id, entity_id]

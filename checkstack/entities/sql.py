@@ -25,7 +25,12 @@ def _qmark(sql: str) -> str:
 
 
 def execute(
-    sql: str, params: Sequence[Any] = (), *, many: bool = False, using: str = DEFAULT_DB_ALIAS
+    sql: str,
+    params: Sequence[Any] = (),
+    *,
+    many: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+    db: Any = None,
 ) -> list[tuple[Any, ...]]:
     """Run one of the entity core's own statements (``%s`` placeholders); its rows, if any.
 
@@ -37,7 +42,8 @@ def execute(
     ``django_assert_num_queries``, ``DEBUG``, an ``execute_wrapper``) they go through Django's
     cursor as usual, so they are counted, logged and wrapped like any other.
     """
-    db = connections[using]
+    if db is None:  # callers that run several statements pass the connection they looked up
+        db = connections[using]
     if db.queries_logged or db.execute_wrappers:
         with _observed_cursor(db) as cursor:
             if many:
@@ -208,6 +214,7 @@ class LinkedRowsRead:
         wanted = list(dict.fromkeys(str(i) for i in ids))
         if not wanted:
             return {}
-        vendor = connection.vendor
-        rows = execute(self.sql(vendor, len(wanted)), self.params(vendor, wanted))
+        db = connections[DEFAULT_DB_ALIAS]
+        vendor = db.vendor
+        rows = execute(self.sql(vendor, len(wanted)), self.params(vendor, wanted), db=db)
         return {str(row[0]): self.state(row) for row in rows}

@@ -19,7 +19,7 @@ from django_q.signals import pre_enqueue
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
-from checkstack.entities.outbox import enqueue_tasks, pack_task
+from checkstack.entities.outbox import enqueue_tasks, pack_task, sign_package
 
 DELIVER_TASK = "checkstack.entities.tasks.deliver"
 DISPATCH_TASK = "checkstack.entities.tasks.dispatch_trigger_event"
@@ -223,3 +223,48 @@ def test_a_failing_store_is_logged_and_not_raised(
     assert logged.levelno == logging.ERROR
     assert "Could not enqueue" in logged.getMessage()
     assert logged.exc_info is not None and isinstance(logged.exc_info[1], ConnectionError)
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"id": "0" * 32, "name": "deliver:1", "func": DELIVER_TASK, "args": (1,), "kwargs": {}},
+        {
+            "id": "f" * 32,
+            "name": "dispatch_trigger_event:x",
+            "func": DISPATCH_TASK,
+            "args": ("3f2c9a4e-0000-4000-8000-000000000000",),
+            "kwargs": {},
+            "cached": True,
+            "ack_failure": True,
+            "started": dt.datetime(2026, 11, 27, 1, 2, 3, 456789, tzinfo=dt.UTC),
+        },
+    ],
+)
+@pytest.mark.parametrize("secret", ["django-insecure-test-secret", b"bytes secret \xff"])
+def test_packages_are_signed_exactly_as_django_q2_signs_them(
+    task: dict[str, Any], secret: str | bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sign_package`` replaces ``SignedPackage.dumps`` for speed; it must give the same
+    string, or a worker would reject the task's signature."""
+    monkeypatch.setattr("time.time", lambda: 1_795_000_000.25)
+    monkeypatch.setattr(Conf, "SECRET_KEY", secret)
+    expected = SignedPackage.dumps(task)
+    assert sign_package(task, secret, Conf.PREFIX) == expected
+    assert SignedPackage.loads(expected) == task
+    # and the salt (the cluster name) counts
+    assert sign_package(task, secret, Conf.PREFIX + "-other") != expected
+
+
+def test_pack_task_signs_like_signed_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.time", lambda: 1_795_000_000.0)
+    package = pack_task(DELIVER_TASK, 7)
+    assert package == SignedPackage.dumps(SignedPackage.loads(package))
+
+
+def test_compressed_clusters_get_django_q2s_own_packing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Conf, "COMPRESSED", True)
+    package = pack_task(DELIVER_TASK, "x" * 500)
+    task = SignedPackage.loads(package)
+    assert task["args"] == ("x" * 500,)
+    assert package.startswith(".")  # compressed packages are marked so
