@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
+from checkstack.automation.registry import get_trigger
 from checkstack.errors import RegistrationError, UnknownTrigger
 
 from . import registry
@@ -221,8 +222,6 @@ class EntityHandle(Generic[S]):
 
     def _trigger_events(self, change: EntityChange) -> list[tuple[str, JSONDict, str | None]]:
         """(trigger id, validated payload, context key) for each derived trigger."""
-        from checkstack.automation.registry import get_trigger
-
         trigger_ids = registry.derive_trigger_ids(change)
         if not trigger_ids:
             return []

@@ -20,6 +20,7 @@ from django.utils import timezone
 from checkstack.errors import LockTimeout
 
 from .conf import app_settings
+from .sql import execute
 
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -111,8 +112,6 @@ def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
     counter and the database clock read under the lock, all in one round trip.
     Returns ``(seq, now)``; call ``release_seq`` if the write turns out to change nothing.
     """
-    from .sql import execute
-
     db = connections[DEFAULT_DB_ALIAS]
     vendor = db.vendor
     sql = _lock_sql(vendor, _sequence_table(vendor))
@@ -147,8 +146,6 @@ def lock_and_read(kind: str, entity_id: str, reader: Any) -> tuple[int, dt.datet
     by more than this statement's own lock) the state may be stale: ``current`` is False and the
     caller reads again, now under the lock.
     """
-    from .sql import execute
-
     sql = _lock_and_read_sql(_sequence_table("postgresql"), reader.sql("postgresql", 1))
     with lock_timeout_as(f"entity:{kind}:{entity_id}"):
         ((seq, now, gap, *row),) = execute(

@@ -26,6 +26,11 @@ from django.core.signing import b62_encode
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ
+from django_q.signals import pre_enqueue
+from django_q.signing import SignedPackage
 
 from . import registry
 from .conf import app_settings
@@ -224,8 +229,6 @@ def enqueue_tasks(jobs: list[tuple[str, int | str]]) -> None:
     """
     if not jobs:
         return
-    from django_q.brokers import get_broker
-    from django_q.conf import Conf
 
     try:
         if Conf.SYNC:
@@ -251,9 +254,6 @@ def task_name(func: str, arg: int | str) -> str:
 
 def pack_task(func: str, arg: int | str) -> str:
     """The signed package ``async_task(func, arg, task_name=...)`` would enqueue."""
-    from django_q.conf import Conf
-    from django_q.signals import pre_enqueue
-    from django_q.signing import SignedPackage
 
     task: dict[str, Any] = {
         "id": uuid.uuid4().hex,
@@ -302,8 +302,6 @@ def _b64(data: bytes) -> str:
 
 
 def _store_orm_tasks(alias: str, key: str, packages: list[str]) -> None:
-    from django.db import connections
-    from django_q.models import OrmQ
 
     db = connections[alias]
     now = db.ops.adapt_datetimefield_value(timezone.now())
