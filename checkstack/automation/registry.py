@@ -32,7 +32,9 @@ class TriggerDefinition:
     def validate_payload(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The payload as JSON data, validated; fields the payload leaves out stay absent."""
         try:
-            model = self.payload_schema.model_validate(dict(payload))
+            model = self.payload_schema.model_validate(
+                payload if type(payload) is dict else dict(payload)
+            )
         except ValidationError as exc:
             raise TriggerPayloadInvalid(
                 f"Payload of trigger {self.id!r} is invalid: {exc}"

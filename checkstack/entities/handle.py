@@ -55,7 +55,9 @@ class EntityHandle(Generic[S]):
     # -- reads -----------------------------------------------------------------------------
 
     def get(self, entity_id: str) -> S | None:
-        return self.get_many([entity_id]).get(str(entity_id))
+        entity_id = str(entity_id)
+        value = self._read([entity_id]).get(entity_id)
+        return self._validate(value) if value is not None else None
 
     def get_many(self, ids: Iterable[str]) -> dict[str, S]:
         wanted = list(dict.fromkeys(str(i) for i in ids))
