@@ -40,7 +40,8 @@ class Checkpointer(threading.Thread):
         super().__init__(name=f"sqlite-checkpoints:{os.path.basename(path)}", daemon=True)
         self.path = path
         self.interval = interval
-        self.checkpoints = 0
+        self.checkpoints = 0  # checkpoints run
+        self.looks = 0  # intervals in which it looked at the WAL
         self._stop_requested = threading.Event()
 
     def stop(self) -> None:
@@ -52,6 +53,7 @@ class Checkpointer(threading.Thread):
         failing = False
         try:
             while not self._stop_requested.wait(self.interval):
+                self.looks += 1
                 try:
                     stat = os.stat(self.path + "-wal")
                 except OSError:
