@@ -20,7 +20,7 @@ from django.utils import timezone
 from checkstack.errors import LockTimeout
 
 from .conf import app_settings
-from .sql import execute
+from .sql import execute, quoted_table
 
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -95,13 +95,11 @@ def _lock_sql(vendor: str, table: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _sequence_table(vendor: str) -> str:
-    from .models import EntitySequence
+@functools.lru_cache(maxsize=1)
+def _sequence_table() -> str:
+    from .models import EntitySequence  # the models load after this module
 
-    return connections[DEFAULT_DB_ALIAS].ops.quote_name(  # type: ignore[no-any-return]
-        EntitySequence._meta.db_table
-    )
+    return quoted_table(EntitySequence._meta.db_table)
 
 
 def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
@@ -114,7 +112,7 @@ def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
     """
     db = connections[DEFAULT_DB_ALIAS]
     vendor = db.vendor
-    sql = _lock_sql(vendor, _sequence_table(vendor))
+    sql = _lock_sql(vendor, _sequence_table())
     with lock_timeout_as(f"entity:{kind}:{entity_id}"):
         if vendor == "postgresql":
             ((seq, now, _locks),) = execute(sql, [kind, entity_id, _timeout_ms()], db=db)
@@ -146,7 +144,7 @@ def lock_and_read(kind: str, entity_id: str, reader: Any) -> tuple[int, dt.datet
     by more than this statement's own lock) the state may be stale: ``current`` is False and the
     caller reads again, now under the lock.
     """
-    sql = _lock_and_read_sql(_sequence_table("postgresql"), reader.sql("postgresql", 1))
+    sql = _lock_and_read_sql(_sequence_table(), reader.sql("postgresql", 1))
     with lock_timeout_as(f"entity:{kind}:{entity_id}"):
         ((seq, now, gap, *row),) = execute(
             sql, [kind, entity_id, _timeout_ms(), kind, entity_id, entity_id]

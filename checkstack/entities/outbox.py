@@ -36,7 +36,7 @@ from . import registry
 from .conf import app_settings
 from .models import Change, Delivery, Transition, TriggerEvent
 from .signals import entity_changed
-from .sql import execute
+from .sql import execute, quoted_table
 from .types import EntityChange, JSONDict
 
 logger = logging.getLogger("checkstack.entities")
@@ -55,12 +55,7 @@ def _json(value: Any) -> str | None:
 
 
 def _table(model: Any) -> str:
-    return _quoted_table(model._meta.db_table)
-
-
-@functools.lru_cache(maxsize=32)
-def _quoted_table(name: str) -> str:
-    return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)  # type: ignore[no-any-return]
+    return quoted_table(model._meta.db_table)
 
 
 def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:

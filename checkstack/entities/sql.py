@@ -110,6 +110,13 @@ def _observed_cursor(db: Any) -> Any:
     return db.make_cursor(cursor)
 
 
+@functools.lru_cache(maxsize=64)
+def quoted_table(name: str) -> str:
+    """``name`` quoted for the default database (looked up once per table: the entity write
+    builds its own statements on every change)."""
+    return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)  # type: ignore[no-any-return]
+
+
 def _column(model: type[models.Model], name: str) -> str:
     field = model._meta.get_field(name)
     column = getattr(field, "column", None)
