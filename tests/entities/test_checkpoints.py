@@ -97,8 +97,7 @@ def test_the_checkpointer_copies_the_wal_into_the_database_file(
     wait_for(lambda: thread.looks >= looked + 5)
     assert thread.checkpoints == 1
     write_pages(writer, 300)
-    wait_for(lambda: thread.checkpoints == 2)
-    assert path.stat().st_size > size_before + 600 * 3000
+    wait_for(lambda: path.stat().st_size > size_before + 600 * 3000)
     assert writer.execute("SELECT count(*) FROM t").fetchone() == (600,)
     thread.stop()
     thread.join(WAIT)
