@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django_q.models import OrmQ
 from pydantic import BaseModel
@@ -55,7 +55,7 @@ def test_bench_entities_measures_both_writes_and_leaves_nothing_behind(widgets: 
     results = json.loads(run_bench(json=True))
 
     assert results["database"]["vendor"] == connection.vendor
-    for key in ("plain", "entity", "entity_without_enqueue"):
+    for key in ("plain", "entity", "entity_without_enqueue", "statements_only"):
         measurement = results[key]
         assert measurement["iterations"] == 20
         assert measurement["ops_per_s"] > 0
@@ -77,7 +77,12 @@ def test_bench_entities_measures_both_writes_and_leaves_nothing_behind(widgets: 
     assert entity["round_trips"] > plain["round_trips"]
     assert results["ratio"]["p50"] > 0 and results["ratio"]["ops_per_s"] > 0
     # every entity write changed a reactive field: one change and one trigger event each
-    for key in ("entity", "entity_without_enqueue"):
+    # (d) replays (b)'s statements, in (b)'s order, and commits each write as (b) did
+    replayed = results["statements_only"]
+    assert [bench_entities.describe_sql(sql) for sql in replayed["sql"]] == statements
+    assert replayed["round_trips"] == entity["round_trips"]
+    assert results["target"]["within_statements_only"] in (True, False)
+    for key in ("entity", "entity_without_enqueue", "statements_only"):
         writes = results[key]["writes"]
         assert writes == 5 + 20 + 1 + results["run"]["profiled_writes"]
         assert results[key]["logged"] == {"changes": writes, "trigger_events": writes}
@@ -101,6 +106,8 @@ def test_bench_entities_prints_the_table_round_trips_and_breakdown() -> None:
     assert "(a) plain update, autocommit" in report
     assert "(b) entity write, handle.mutate" in report
     assert "ratio b/a:" in report
+    assert "(d) = (b)'s statements alone, replayed" in report
+    assert "ratio d/a:" in report
     assert "entities_change" in report
     assert "Python (everything else)" in report
     assert bench_tables_left() == set()
@@ -137,3 +144,43 @@ def test_bench_entities_that_fails_drops_its_tables_and_restores_the_registries(
     assert automation_registry.get_trigger("bench.item.updated") is None
     assert entity_registry.snapshot() == entities_before
     assert automation_registry.snapshot() == automation_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statement_replay_puts_the_database_back_and_replays_each_write_once_in_order(
+    isolated_registries: None,
+) -> None:
+    bench_entities.drop_bench_tables()
+    bench_entities.create_bench_tables()
+    try:
+        handle = bench_entities.register_bench_kind()
+        replay = bench_entities.StatementReplay(handle, bench_entities.seed_items("replay", 2))
+        replay.record(3)
+
+        # the recorded writes are undone: no log rows, no sequence rows, severities reset
+        assert bench_rows_left() == NOTHING_LEFT
+        assert set(bench_entities.BenchItem.objects.values_list("severity", flat=True)) == {"major"}
+        with pytest.raises(CommandError, match="out of order"):
+            replay(1)
+        assert bench_rows_left() == NOTHING_LEFT
+
+        for i in range(3):
+            replay(i)
+
+        # the same changes as the recorded writes: seq 1, 2 for the first item, 1 for the other
+        changes = Change.objects.filter(kind="bench-item").order_by("entity_id", "seq")
+        assert [(c.entity_id, c.seq) for c in changes] == [
+            ("replay-00000", 1),
+            ("replay-00000", 2),
+            ("replay-00001", 1),
+        ]
+        assert [c.next["severity"] for c in changes] == ["critical", "major", "critical"]
+        assert dict(bench_entities.BenchItem.objects.values_list("id", "severity")) == {
+            "replay-00000": "major",
+            "replay-00001": "critical",
+        }
+        with pytest.raises(CommandError, match="not recorded"):
+            replay(3)
+    finally:
+        bench_entities.purge_bench_rows()
+        bench_entities.drop_bench_tables()

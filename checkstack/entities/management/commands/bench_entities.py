@@ -4,9 +4,12 @@ Measures on the configured database (a) ``filter(pk=...).update(...)`` of one ro
 and (b) the same domain write through ``EntityHandle.mutate`` (entity lock, prev read, apply,
 next read, change + transition + trigger-event rows, after-commit enqueue and notification) on
 incident-shaped bench tables; (c), the same as (b) with ``CHECKSTACK_ENQUEUE`` off, shows what
-the after-commit enqueue adds. The tables live in an isolated app registry, so they never reach
-migrations; they, the temporary ``bench-item`` kind and trigger, every log row and every queued
-task of the run are removed at the end, so the command can run against a production database.
+the after-commit enqueue adds; (d) replays (b)'s statements with their recorded parameters and
+nothing else (see ``StatementReplay``): what the protocol's statements cost by themselves, so
+(b) - (d) is the entity layer's Python. The tables live in an isolated app registry, so they
+never reach migrations; they, the temporary ``bench-item`` kind and trigger, every log row and
+every queued task of the run are removed at the end, so the command can run against a
+production database.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 import django
 from django.apps.registry import Apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from pydantic import BaseModel, Field
@@ -48,7 +51,7 @@ from checkstack.entities.models import (
     Transition,
     TriggerEvent,
 )
-from checkstack.entities.sql import LinkedRowsRead
+from checkstack.entities.sql import LinkedRowsRead, execute
 from checkstack.entities.types import EntityChange
 
 KIND = "bench-item"
@@ -180,7 +183,7 @@ class PlainWriter:
     def __call__(self, i: int) -> None:
         item_id = self.item_ids[i % len(self.item_ids)]
         severity = other_severity(self.severity[item_id])
-        BenchItem.objects.filter(pk=item_id).update(severity=severity, updated_at=timezone.now())
+        update_item(item_id, severity)
         self.severity[item_id] = severity
 
 
@@ -197,11 +200,107 @@ class EntityWriter:
         def apply(prev: BenchItemState | None) -> None:
             if prev is None:
                 raise CommandError(f"bench item {item_id} vanished during the run")
-            BenchItem.objects.filter(pk=item_id).update(
-                severity=other_severity(prev.severity), updated_at=timezone.now()
-            )
+            update_item(item_id, other_severity(prev.severity))
 
         self.handle.mutate(item_id, apply, actor=BENCH_ACTOR)
+
+
+def update_item(item_id: str, severity: str) -> None:
+    """The domain write of (a), (b), (c) and (d)."""
+    BenchItem.objects.filter(pk=item_id).update(severity=severity, updated_at=timezone.now())
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One statement of a recorded write; ``severity`` set: the apply's ORM update."""
+
+    sql: str = ""
+    params: Any = None
+    many: bool = False
+    after_commit: bool = False
+    item_id: str = ""
+    severity: str = ""
+
+
+class StatementRecorder:
+    """Execute wrapper that records the statements of entity writes as ``Step``s (not their
+    BEGIN: the replay's own transaction sends that)."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.paused = False
+
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        # not the transaction's own BEGIN (SQLite's BEGIN IMMEDIATE goes through a cursor)
+        if not self.paused and sql.lstrip()[:5].upper() != "BEGIN":
+            after = not connection.in_atomic_block
+            self.steps.append(Step(sql, list(params) if many else params, many, after))
+        return execute(sql, params, many, context)
+
+
+class StatementReplay:
+    """(d): the statements of (b)'s writes alone, without the entity layer around them.
+
+    ``record`` makes real entity writes of its own items (untimed, with a ``StatementRecorder``)
+    and then puts the database back as it was before them: their log, outbox and queue rows
+    and sequence rows deleted, the items' severity reset. A replayed write then sends exactly
+    what the recorded write sent, with the same parameters and in the same transaction:
+    BEGIN, the entity core's statements with the apply (the same ORM update) in its place,
+    COMMIT, then the after-commit statements. Nothing runs between them but the loop, so
+    (d) is what the protocol's statements cost on this database, and (b) - (d) is what the
+    entity layer's Python adds.
+    """
+
+    def __init__(self, handle: EntityHandle[BenchItemState], item_ids: list[str]) -> None:
+        self.handle = handle
+        self.item_ids = item_ids
+        self.writes: list[list[Step]] = []
+        self.replayed = 0
+
+    def record(self, count: int) -> None:
+        queued_before = last_queued_task_id()
+        severity = dict.fromkeys(self.item_ids, SEVERITIES[0])
+        recorder = StatementRecorder()
+        with connection.execute_wrapper(recorder):
+            for i in range(count):
+                item_id = self.item_ids[i % len(self.item_ids)]
+                new_severity = other_severity(severity[item_id])
+
+                def apply(
+                    prev: BenchItemState | None, item_id: str = item_id, new: str = new_severity
+                ) -> None:
+                    recorder.steps.append(Step(item_id=item_id, severity=new))
+                    recorder.paused = True
+                    try:
+                        update_item(item_id, new)
+                    finally:
+                        recorder.paused = False
+
+                recorder.steps = []
+                self.handle.mutate(item_id, apply, actor=BENCH_ACTOR)
+                self.writes.append(recorder.steps)
+                severity[item_id] = new_severity
+        purge_bench_rows(queued_after=queued_before, entity_ids=self.item_ids)
+        BenchItem.objects.filter(pk__in=self.item_ids).update(severity=SEVERITIES[0])
+
+    def __call__(self, i: int) -> None:
+        if i >= len(self.writes):
+            raise CommandError(f"write {i} was not recorded ({len(self.writes)} were)")
+        if i != self.replayed:
+            raise CommandError(f"write {i} replayed out of order: write {self.replayed} is next")
+        steps = self.writes[i]
+        with transaction.atomic():
+            for step in steps:
+                if step.severity:
+                    update_item(step.item_id, step.severity)
+                elif not step.after_commit:
+                    execute(step.sql, step.params, many=step.many)
+        for step in steps:
+            if step.after_commit:
+                execute(step.sql, step.params, many=step.many)
+        self.replayed += 1
 
 
 @contextlib.contextmanager
@@ -545,18 +644,25 @@ def create_bench_tables() -> None:
             editor.create_model(model)
 
 
-def purge_bench_rows(*, queued_after: int = 0) -> dict[str, int]:
-    """Delete every log, outbox and queue row of the bench kind; returns how many of each."""
+def purge_bench_rows(
+    *, queued_after: int = 0, entity_ids: list[str] | None = None
+) -> dict[str, int]:
+    """Delete every log, outbox and queue row of the bench kind (of ``entity_ids`` only, when
+    given); returns how many of each."""
+    ours: dict[str, Any] = {} if entity_ids is None else {"entity_id__in": entity_ids}
+    changes = {f"change__{k}": v for k, v in ours.items()}
     event_ids = {
         str(pk)
-        for pk in TriggerEvent.objects.filter(change__kind=KIND).values_list("pk", flat=True)
+        for pk in TriggerEvent.objects.filter(change__kind=KIND, **changes).values_list(
+            "pk", flat=True
+        )
     }
     counts = {"queued_tasks": purge_queued_tasks(event_ids, queued_after)}
-    counts["trigger_events"] = TriggerEvent.objects.filter(change__kind=KIND).delete()[0]
-    counts["deliveries"] = Delivery.objects.filter(kind=KIND).delete()[0]
-    counts["transitions"] = Transition.objects.filter(kind=KIND).delete()[0]
-    counts["changes"] = Change.objects.filter(kind=KIND).delete()[0]
-    counts["sequences"] = EntitySequence.objects.filter(kind=KIND).delete()[0]
+    counts["trigger_events"] = TriggerEvent.objects.filter(change__kind=KIND, **changes).delete()[0]
+    counts["deliveries"] = Delivery.objects.filter(kind=KIND, **ours).delete()[0]
+    counts["transitions"] = Transition.objects.filter(kind=KIND, **ours).delete()[0]
+    counts["changes"] = Change.objects.filter(kind=KIND, **ours).delete()[0]
+    counts["sequences"] = EntitySequence.objects.filter(kind=KIND, **ours).delete()[0]
     return counts
 
 
@@ -626,6 +732,9 @@ def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]
         plain = PlainWriter(seed_items("plain", items))
         entity = EntityWriter(handle, seed_items("entity", items))
         quiet = EntityWriter(handle, seed_items("quiet", items))
+        replay = StatementReplay(handle, seed_items("replay", items))
+        profiled = min(PROFILED_WRITES, iterations)
+        replay.record(warmup + iterations + 1 + profiled)  # each write is replayed once
         runs = [
             Measurement("(a) plain update, autocommit", plain),
             Measurement("(b) entity write, handle.mutate", entity, item_ids=entity.item_ids),
@@ -634,6 +743,11 @@ def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]
                 quiet,
                 enqueue=False,
                 item_ids=quiet.item_ids,
+            ),
+            Measurement(
+                "(d) = (b)'s statements alone, replayed",
+                replay,
+                item_ids=replay.item_ids,
             ),
         ]
         warm: list[int] = []
@@ -649,7 +763,7 @@ def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]
                 measurement.run(start, min(BLOCK, end - start))
         for measurement in runs:
             measurement.count_round_trips(end)
-            measurement.profile(end + 1, min(PROFILED_WRITES, iterations))
+            measurement.profile(end + 1, profiled)
         return summarize(runs, iterations=iterations, warmup=warmup, items=items)
     finally:
         if frozen:
@@ -669,7 +783,7 @@ def summarize(
     warmup: int,
     items: int,
 ) -> dict[str, Any]:
-    plain, entity, entity_quiet = (m.as_dict() for m in measurements)
+    plain, entity, entity_quiet, statements_only = (m.as_dict() for m in measurements)
 
     def ratio(m: dict[str, Any]) -> dict[str, float]:
         return {
@@ -679,6 +793,7 @@ def summarize(
 
     target = TARGET_RATIO.get(connection.vendor)
     entity_ratio = ratio(entity)
+    floor_ratio = ratio(statements_only)
     return {
         "database": database_facts(),
         "machine": machine_facts(),
@@ -695,16 +810,21 @@ def summarize(
         "entity_without_enqueue": entity_quiet,
         "ratio": entity_ratio,
         "ratio_without_enqueue": ratio(entity_quiet),
+        "statements_only": statements_only,
+        "ratio_statements_only": floor_ratio,
         "target": {
             "max_ratio": target,
             "met": None if target is None else max(entity_ratio.values()) <= target,
+            "within_statements_only": (
+                None if target is None else min(floor_ratio.values()) <= target
+            ),
         },
     }
 
 
 # -- the report ------------------------------------------------------------------------------
 
-MEASUREMENTS = ("plain", "entity", "entity_without_enqueue")
+MEASUREMENTS = ("plain", "entity", "entity_without_enqueue", "statements_only")
 
 
 def _lines(results: dict[str, Any]) -> Iterator[str]:
@@ -732,12 +852,22 @@ def _lines(results: dict[str, Any]) -> Iterator[str]:
             f"{m['label']:40}{m['ops_per_s']:>9,.0f}{m['p50_ms']:>9.3f}"
             f"{m['p99_ms']:>9.3f}{m['max_ms']:>9.3f}"
         )
-    ratio, quiet, target = results["ratio"], results["ratio_without_enqueue"], results["target"]
-    yield f"ratio b/a: {ratio['ops_per_s']:.2f}x by ops/s, {ratio['p50']:.2f}x by p50"
-    yield f"ratio c/a: {quiet['ops_per_s']:.2f}x by ops/s, {quiet['p50']:.2f}x by p50"
+    target = results["target"]
+    for name, key in (
+        ("b/a", "ratio"),
+        ("c/a", "ratio_without_enqueue"),
+        ("d/a", "ratio_statements_only"),
+    ):
+        ratio = results[key]
+        yield f"ratio {name}: {ratio['ops_per_s']:.2f}x by ops/s, {ratio['p50']:.2f}x by p50"
     if target["max_ratio"] is not None:
         verdict = "met" if target["met"] else "MISSED"
         yield f"target b/a on {db['vendor']}: at most {target['max_ratio']:.0f}x -> {verdict}"
+        if not target["within_statements_only"]:
+            yield (
+                "  the write's statements alone, (d), already cost more than the target: "
+                "no entity-layer Python can meet it with these statements"
+            )
     yield ""
     yield "Round trips per write (statements captured on one more write, in order):"
     for key in MEASUREMENTS:
