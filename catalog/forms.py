@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 
-from checkstack.service_admin import ServiceForm, ServiceMultipleChoiceField
+from checkstack.service_admin import JSONField, ServiceForm, ServiceMultipleChoiceField
 
 
 def _system_choices() -> list[tuple[str, str]]:
@@ -25,7 +25,7 @@ class SystemForm(ServiceForm):
     )
     name = forms.CharField(required=False, widget=forms.TextInput(attrs={"maxlength": 200}))
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    metadata = forms.JSONField(
+    metadata = JSONField(
         required=False,
         help_text="A JSON object, at most 64 KiB.",
         widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField"}),
@@ -39,7 +39,7 @@ class GroupForm(ServiceForm):
         help_text="Optional slug such as 'core-platform'; left blank, a UUID is generated.",
     )
     name = forms.CharField(required=False, widget=forms.TextInput(attrs={"maxlength": 200}))
-    metadata = forms.JSONField(
+    metadata = JSONField(
         required=False,
         help_text="A JSON object, at most 64 KiB.",
         widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"}),

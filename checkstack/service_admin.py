@@ -24,6 +24,7 @@ from django.forms.models import BaseInlineFormSet, model_to_dict
 from django.http import HttpRequest, HttpResponse
 
 from checkstack.errors import Conflict, LockTimeout, NotFound
+from checkstack.validation import DEPTH_MESSAGE, storage_problem
 
 # Field name → messages; ``None`` is the form's (or formset's) non-field errors.
 FieldErrors = dict[str | None, list[str]]
@@ -60,6 +61,33 @@ def refusal_errors(exc: Exception, *, conflict_field: str | None = None) -> Fiel
 
 def refusals_of(request: HttpRequest) -> Refusals:
     return getattr(request, REFUSALS_ATTR, {})
+
+
+class JSONField(forms.JSONField):
+    """Django's JSON form field, refusing as a form error what would otherwise be a 500: input
+    nested too deeply for the JSON decoder (its ``RecursionError`` escaped), and values that
+    cannot be stored or shown back (``checkstack.validation.storage_problem``: an unpaired
+    surrogate such as ``"\\ud800"`` made the form page itself impossible to encode)."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            converted = super().to_python(value)
+        except RecursionError:
+            raise ValidationError(DEPTH_MESSAGE, code="invalid") from None
+        problem = storage_problem(converted, allow_nul=True)  # NUL: the services' message
+        if problem:
+            raise ValidationError(problem, code="invalid")
+        return converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        """What the form shows back: the text as typed when it is refused."""
+        try:
+            value = super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+        if storage_problem(value, allow_nul=True):
+            return forms.fields.InvalidJSONInput(data)
+        return value
 
 
 class ServiceChoiceField(forms.ChoiceField):

@@ -7,6 +7,7 @@ admin shows it on the form and the API answers 400 with the same dict.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -18,18 +19,40 @@ MAX_METADATA_BYTES = 64 * 1024
 
 
 NUL_MESSAGE = "Null characters are not allowed."
+SURROGATE_MESSAGE = "Unpaired surrogate characters (U+D800 to U+DFFF) are not allowed."
+NON_FINITE_MESSAGE = "Numbers must be finite: no Infinity, NaN or out-of-range values."
+MAX_JSON_DEPTH = 32
+DEPTH_MESSAGE = f"Nested deeper than {MAX_JSON_DEPTH} levels."
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def contains_nul(value: Any) -> bool:
-    """True when a string anywhere in ``value`` (keys included) holds a NUL character,
-    which PostgreSQL text and JSON columns cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(contains_nul(v) for v in value)
-    return False
+def storage_problem(value: Any, *, allow_nul: bool = False) -> str | None:
+    """Why ``value`` (a string, or JSON data with its keys) cannot be stored and served back,
+    or None. NUL characters: PostgreSQL text and JSON columns cannot hold them; unpaired
+    surrogates: no UTF-8 encoding exists for them, so a row holding one could not be
+    rendered; Infinity and NaN: not JSON; nesting deeper than ``MAX_JSON_DEPTH``.
+    Walks ``value`` without recursion, so any depth the JSON decoder accepted is safe here."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not allow_nul and "\x00" in item:
+                return NUL_MESSAGE
+            if _SURROGATE.search(item):
+                return SURROGATE_MESSAGE
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return NON_FINITE_MESSAGE
+        elif isinstance(item, (dict, list, tuple)):
+            if depth >= MAX_JSON_DEPTH:
+                return DEPTH_MESSAGE
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+    return None
 
 
 class Errors:
@@ -53,8 +76,9 @@ def clean_required_text(errors: Errors, field: str, value: Any, max_length: int)
     value = value.strip()
     if len(value) > max_length:
         errors.add(field, f"Ensure this field has no more than {max_length} characters.")
-    if contains_nul(value):
-        errors.add(field, NUL_MESSAGE)
+    problem = storage_problem(value)
+    if problem:
+        errors.add(field, problem)
     return value
 
 
@@ -65,8 +89,9 @@ def clean_optional_text(errors: Errors, field: str, value: Any) -> str | None:
     if not isinstance(value, str):
         errors.add(field, "Must be a string or null.")
         return None
-    if contains_nul(value):
-        errors.add(field, NUL_MESSAGE)
+    problem = storage_problem(value)
+    if problem:
+        errors.add(field, problem)
         return None
     return value if value.strip() else None
 
@@ -77,8 +102,9 @@ def clean_metadata(errors: Errors, field: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         errors.add(field, "Must be a JSON object.")
         return {}
-    if contains_nul(value):
-        errors.add(field, NUL_MESSAGE)
+    problem = storage_problem(value)
+    if problem:
+        errors.add(field, problem)
         return {}
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > MAX_METADATA_BYTES:
@@ -108,8 +134,9 @@ def clean_id_list(
     ):
         errors.add(field, "Must be a list of non-empty id strings.")
         return []
-    if contains_nul(value):
-        errors.add(field, NUL_MESSAGE)
+    problem = storage_problem(value)
+    if problem:
+        errors.add(field, problem)
         return []
     ids = list(dict.fromkeys(v.strip() for v in value))
     if len(ids) < min_items:

@@ -8,20 +8,23 @@ from typing import Any
 from rest_framework import serializers
 
 from checkstack.entities.models import Change
-from checkstack.validation import NUL_MESSAGE, contains_nul
+from checkstack.validation import storage_problem
 
 
 class StrictInputSerializer(serializers.Serializer):
-    """Rejects fields it does not declare and NUL characters anywhere (400 naming each field)."""
+    """Rejects fields it does not declare and values that cannot be stored (NUL characters,
+    unpaired surrogates, non-finite numbers, deep nesting): 400 naming each field."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             unknown = sorted(str(field) for field in set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({field: ["Unknown field."] for field in unknown})
-            with_nul = sorted(str(field) for field, value in data.items() if contains_nul(value))
-            if with_nul:
-                raise serializers.ValidationError({field: [NUL_MESSAGE] for field in with_nul})
+            problems = {str(field): storage_problem(value) for field, value in data.items()}
+            if any(problems.values()):
+                raise serializers.ValidationError(
+                    {field: [problem] for field, problem in sorted(problems.items()) if problem}
+                )
         return super().to_internal_value(data)
 
 

@@ -8,13 +8,16 @@ from rest_framework import viewsets
 
 from .exceptions import exception_handler
 from .pagination import StandardPagination
+from .parsers import JSONParser
 
 
 class CheckstackViewSet(viewsets.GenericViewSet):
-    """Domain errors map to HTTP and lists are paginated even in a host project whose
-    ``REST_FRAMEWORK`` setting names other defaults."""
+    """Domain errors map to HTTP, lists are paginated and request bodies are parsed by the
+    strict ``JSONParser`` even in a host project whose ``REST_FRAMEWORK`` setting names other
+    defaults."""
 
     pagination_class = StandardPagination
+    parser_classes = [JSONParser]
 
     def get_exception_handler(self) -> Any:
         return exception_handler

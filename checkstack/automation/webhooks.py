@@ -51,7 +51,7 @@ from checkstack.actors import ActorLike, to_actor
 from checkstack.entities.masking import mask_value, register_run_secret
 from checkstack.entities.models import TriggerEvent
 from checkstack.errors import Conflict, NotFound
-from checkstack.validation import NUL_MESSAGE, UNSET, Errors, clean_id_list, contains_nul
+from checkstack.validation import UNSET, Errors, clean_id_list, storage_problem
 
 from . import http
 from .conf import app_settings
@@ -102,8 +102,9 @@ def _clean_url(errors: Errors, value: Any) -> str:
         errors.add("url", "This field may not be blank.")
         return ""
     value = value.strip()
-    if contains_nul(value):
-        errors.add("url", NUL_MESSAGE)
+    problem = storage_problem(value)
+    if problem:
+        errors.add("url", problem)
         return value
     problem = http.check_url(value)
     if problem is not None:
@@ -117,8 +118,9 @@ def _clean_events(errors: Errors, value: Any) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         errors.add("events", 'Must be a list of trigger ids, or ["*"] for every event.')
         return []
-    if contains_nul(value):
-        errors.add("events", NUL_MESSAGE)
+    problem = storage_problem(value)
+    if problem:
+        errors.add("events", problem)
         return []
     events = list(dict.fromkeys(v.strip() for v in value))
     if not events:
@@ -137,8 +139,9 @@ def _clean_description(errors: Errors, value: Any) -> str:
     if not isinstance(value, str):
         errors.add("description", "Must be a string.")
         return ""
-    if contains_nul(value):
-        errors.add("description", NUL_MESSAGE)
+    problem = storage_problem(value)
+    if problem:
+        errors.add("description", problem)
     if len(value) > MAX_DESCRIPTION:
         errors.add(
             "description", f"Ensure this field has no more than {MAX_DESCRIPTION} characters."

@@ -19,7 +19,7 @@ from checkstack.api.permissions import ManageIncidents
 from checkstack.api.schema import ERRORS_READ, ERRORS_WRITE
 from checkstack.api.serializers import ChangeSerializer
 from checkstack.api.views import CheckstackViewSet
-from checkstack.validation import NUL_MESSAGE, contains_nul
+from checkstack.validation import storage_problem
 
 from .. import services
 from ..entity import KIND
@@ -232,8 +232,9 @@ class IncidentViewSet(CheckstackViewSet):
     def health_overrides(self, request: Request) -> Response:
         raw = request.query_params.get("system_ids", "")
         system_ids = [s.strip() for s in raw.split(",") if s.strip()]
-        if contains_nul(system_ids):
-            return Response({"system_ids": [NUL_MESSAGE]}, status=status.HTTP_400_BAD_REQUEST)
+        problem = storage_problem(system_ids)
+        if problem:
+            return Response({"system_ids": [problem]}, status=status.HTTP_400_BAD_REQUEST)
         if not system_ids:
             return Response(
                 {"system_ids": ["Give one or more comma-separated system ids."]},

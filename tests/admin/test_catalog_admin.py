@@ -18,6 +18,7 @@ from catalog import services as catalog
 from catalog.models import Group, System
 from checkstack.entities.models import Change
 from checkstack.errors import Conflict
+from checkstack.validation import DEPTH_MESSAGE
 from tests.admin.helpers import assert_saved, change_log, form_data, form_errors
 
 pytestmark = pytest.mark.django_db
@@ -125,8 +126,18 @@ def test_delete_action_on_systems_tombstones_each_through_the_service(
             "metadata",
             lambda: catalog.create_system(id="api", name="API", metadata=[1, 2]),  # type: ignore[arg-type]
         ),
+        (
+            {"id": "api", "name": "API", "metadata": '{"a": 1e400}'},
+            "metadata",
+            lambda: catalog.create_system(id="api", name="API", metadata={"a": float("inf")}),
+        ),
+        (
+            {"id": "api", "name": "API", "metadata": '{"a": "\\ud800"}'},
+            "metadata",
+            lambda: catalog.create_system(id="api", name="API", metadata={"a": "\ud800"}),
+        ),
     ],
-    ids=["bad-slug", "blank-name", "metadata-not-an-object"],
+    ids=["bad-slug", "blank-name", "metadata-not-an-object", "infinity", "surrogate"],
 )
 def test_admin_system_input_refused_by_the_service_shows_its_message(
     admin_client: Client, values: dict[str, str], field: str, service_call: Callable[[], Any]
@@ -141,6 +152,19 @@ def test_admin_system_input_refused_by_the_service_shows_its_message(
     assert form_errors(response) == {"": {field: expected}}
     assert not System.objects.exists()
     assert not Change.objects.exists()
+
+
+def test_admin_json_nested_too_deeply_for_the_decoder_is_a_form_error(
+    admin_client: Client,
+) -> None:
+    data = form_data(admin_client, f"{SYSTEMS_URL}add/", "system_form")
+    data.update(id="api", name="API", metadata="[" * 100_000 + "]" * 100_000)
+
+    response = admin_client.post(f"{SYSTEMS_URL}add/", data)
+
+    assert response.status_code == 200  # was a 500: the decoder's RecursionError escaped
+    assert form_errors(response) == {"": {"metadata": [DEPTH_MESSAGE]}}
+    assert not System.objects.exists()
 
 
 def test_admin_duplicate_system_id_shows_the_conflict_on_the_id(admin_client: Client) -> None:
