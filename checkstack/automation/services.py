@@ -26,22 +26,20 @@ from typing import Any
 import jinja2
 from django.db import transaction
 from django.db.models import QuerySet
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError as PydanticValidationError
 
 from checkstack.actors import ActorLike
 from checkstack.errors import NotFound
 from checkstack.validation import (
-    NUL_MESSAGE,
     UNSET,
     Errors,
     clean_required_text,
-    contains_nul,
+    storage_problem,
 )
 
 from .models import Automation, default_concurrency
 from .registry import ActionDefinition, get_action, get_trigger
-from .templating import is_template
+from .templating import is_template, sandbox
 
 MAX_NAME = 200
 MAX_STEPS = 100
@@ -53,7 +51,7 @@ TRIGGER_KEYS = ("event", "filter")
 STEP_KEYS = ("id", "action", "config", "continue_on_error")
 CONCURRENCY_KEYS = ("scope", "mode", "max_runs")
 
-_sandbox = SandboxedEnvironment()
+_sandbox = sandbox()
 
 
 def _template_strings(value: Any) -> list[str]:
@@ -244,8 +242,9 @@ def _clean_definition(fields: dict[str, Any]) -> dict[str, Any]:
     """Every field of an automation, validated together (steps depend on the trigger)."""
     errors = Errors()
     for field, value in fields.items():
-        if contains_nul(value):
-            errors.add(field, NUL_MESSAGE)
+        problem = storage_problem(value)
+        if problem:
+            errors.add(field, problem)
     errors.raise_if_any()
     cleaned: dict[str, Any] = {
         "name": clean_required_text(errors, "name", fields["name"], MAX_NAME)
