@@ -2,8 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from checkstack.api.docs import SwaggerView
 from checkstack.api.health import healthz
 
 urlpatterns = [
@@ -12,6 +13,6 @@ urlpatterns = [
     path("api/incidents/", include("incidents.api.urls")),
     path("api/automation/", include("checkstack.automation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
 ]

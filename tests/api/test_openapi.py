@@ -243,3 +243,11 @@ def test_docs_point_at_the_local_schema(anon: APIClient) -> None:
     html = anon.get("/api/docs/").content.decode()
 
     assert "/api/schema/" in html
+
+
+@pytest.mark.parametrize("method", ["options", "post", "put", "delete"])
+def test_docs_page_answers_other_methods_with_405(anon: APIClient, method: str) -> None:
+    response = getattr(anon, method)("/api/docs/")
+
+    assert response.status_code == 405  # OPTIONS was a 500: no template for DRF's metadata
+    assert anon.head("/api/docs/").status_code == 200

@@ -45,6 +45,21 @@ def automation() -> Automation:
 # -- registries -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/automation/triggers/", "/api/automation/actions/", "/api/automation/artifact-types/"],
+)
+def test_registries_render_in_the_browsable_api(reader: APIClient, path: str) -> None:
+    for response in (
+        reader.get(path, HTTP_ACCEPT="text/html"),
+        reader.get(path, {"format": "api"}),
+        reader.head(path, HTTP_ACCEPT="text/html"),
+    ):
+        assert response.status_code == 200  # was a 500: they have no queryset to filter
+        assert response["Content-Type"].startswith("text/html")
+    assert "incident" in reader.get(path, HTTP_ACCEPT="text/html").content.decode()
+
+
 def test_triggers_list_incident_and_catalog_triggers_with_payload_schemas(
     reader: APIClient,
 ) -> None:
