@@ -23,6 +23,7 @@ from django.db import router, transaction
 from django.forms.models import BaseInlineFormSet, model_to_dict
 from django.http import HttpRequest, HttpResponse
 
+from checkstack.admin_guard import GuardedModelAdmin
 from checkstack.errors import Conflict, LockTimeout, NotFound
 from checkstack.validation import DEPTH_MESSAGE, storage_problem
 
@@ -65,7 +66,8 @@ def refusals_of(request: HttpRequest) -> Refusals:
 
 class JSONField(forms.JSONField):
     """Django's JSON form field, refusing as a form error what would otherwise be a 500: input
-    nested too deeply for the JSON decoder (its ``RecursionError`` escaped), and values that
+    nested too deeply for the JSON decoder (its ``RecursionError`` escaped), integers longer
+    than Python converts (a ``ValueError``, not a ``JSONDecodeError``), and values that
     cannot be stored or shown back (``checkstack.validation.storage_problem``: an unpaired
     surrogate such as ``"\\ud800"`` made the form page itself impossible to encode)."""
 
@@ -74,6 +76,9 @@ class JSONField(forms.JSONField):
             converted = super().to_python(value)
         except RecursionError:
             raise ValidationError(DEPTH_MESSAGE, code="invalid") from None
+        except ValueError as exc:  # what the decoder raises besides JSONDecodeError
+            reason = str(exc).split(";")[0]  # not Python's advice on raising the limit
+            raise ValidationError(f"Enter a valid JSON: {reason}.", code="invalid") from None
         problem = storage_problem(converted, allow_nul=True)  # NUL: the services' message
         if problem:
             raise ValidationError(problem, code="invalid")
@@ -83,7 +88,7 @@ class JSONField(forms.JSONField):
         """What the form shows back: the text as typed when it is refused."""
         try:
             value = super().bound_data(data, initial)
-        except RecursionError:
+        except (RecursionError, ValueError):
             return forms.fields.InvalidJSONInput(data)
         if storage_problem(value, allow_nul=True):
             return forms.fields.InvalidJSONInput(data)
@@ -152,7 +157,7 @@ def _without_declared(form: Any, fields: Any) -> Any:
     return [name for name in fields if name not in form.declared_fields]
 
 
-class ServiceModelAdmin(admin.ModelAdmin):
+class ServiceModelAdmin(GuardedModelAdmin):
     """A model admin whose writes all go through services and whose errors are theirs.
 
     Subclasses implement ``save_through_services`` (called by ``save_model``), ``save_formset``

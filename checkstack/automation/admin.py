@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from checkstack.admin_guard import GuardedModelAdmin
 from checkstack.errors import NotFound
 from checkstack.service_admin import (
     REFUSABLE,
@@ -99,7 +100,7 @@ class AutomationAdmin(ServiceModelAdmin):
 # -- read-only logs ---------------------------------------------------------------------------
 
 
-class ReadOnlyLogAdmin(admin.ModelAdmin):
+class ReadOnlyLogAdmin(GuardedModelAdmin):
     """A log written only by the engine: viewable with Django's view permission, never added,
     edited or deleted here; its actions call the services and need ``manage_permission``."""
 

@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from checkstack.admin_guard import GuardedModelAdmin
+
 from . import delivery as delivery_service
 from .models import Change, Delivery, Transition, TriggerEvent
 
@@ -18,7 +20,7 @@ def pretty_json(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(GuardedModelAdmin):
     """Append-only tables: visible to staff with the view permission, never edited by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -59,6 +61,7 @@ class ChangeAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
     search_fields = ("=kind", "=entity_id", "=change_id", "=run_id", "=request_id")
     date_hierarchy = "occurred_at"
+    extra_lookups = ("entity_id",)  # the incident admin links to an incident's changes
     ordering = ("-occurred_at", "-seq")
     inlines = (TransitionInline, TriggerEventInline)
     fields = (

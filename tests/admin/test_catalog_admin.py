@@ -167,6 +167,20 @@ def test_admin_json_nested_too_deeply_for_the_decoder_is_a_form_error(
     assert not System.objects.exists()
 
 
+def test_admin_json_with_an_integer_too_long_to_convert_is_a_form_error(
+    admin_client: Client,
+) -> None:
+    data = form_data(admin_client, f"{SYSTEMS_URL}add/", "system_form")
+    data.update(id="api", name="API", metadata='{"a": ' + "1" * 5000 + "}")
+
+    response = admin_client.post(f"{SYSTEMS_URL}add/", data)
+
+    assert response.status_code == 200  # was a 500: a ValueError, not a JSONDecodeError
+    (message,) = form_errors(response)[""]["metadata"]
+    assert message.startswith("Enter a valid JSON: Exceeds the limit (4300 digits)")
+    assert not System.objects.exists()
+
+
 def test_admin_duplicate_system_id_shows_the_conflict_on_the_id(admin_client: Client) -> None:
     catalog.create_system(id="api", name="API")
     with pytest.raises(Conflict) as conflict:
