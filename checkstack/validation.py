@@ -64,6 +64,13 @@ class Errors:
     def add(self, field: str, message: str) -> None:
         self.by_field.setdefault(field, []).append(message)
 
+    def unstorable(self, field: str, value: Any) -> bool:
+        """Adds ``value``'s ``storage_problem`` to ``field``; True if it had one."""
+        problem = storage_problem(value)
+        if problem:
+            self.add(field, problem)
+        return problem is not None
+
     def raise_if_any(self) -> None:
         if self.by_field:
             raise ValidationError(self.by_field)
@@ -76,9 +83,7 @@ def clean_required_text(errors: Errors, field: str, value: Any, max_length: int)
     value = value.strip()
     if len(value) > max_length:
         errors.add(field, f"Ensure this field has no more than {max_length} characters.")
-    problem = storage_problem(value)
-    if problem:
-        errors.add(field, problem)
+    errors.unstorable(field, value)
     return value
 
 
@@ -89,9 +94,7 @@ def clean_optional_text(errors: Errors, field: str, value: Any) -> str | None:
     if not isinstance(value, str):
         errors.add(field, "Must be a string or null.")
         return None
-    problem = storage_problem(value)
-    if problem:
-        errors.add(field, problem)
+    if errors.unstorable(field, value):
         return None
     return value if value.strip() else None
 
@@ -102,9 +105,7 @@ def clean_metadata(errors: Errors, field: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         errors.add(field, "Must be a JSON object.")
         return {}
-    problem = storage_problem(value)
-    if problem:
-        errors.add(field, problem)
+    if errors.unstorable(field, value):
         return {}
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > MAX_METADATA_BYTES:
@@ -134,9 +135,7 @@ def clean_id_list(
     ):
         errors.add(field, "Must be a list of non-empty id strings.")
         return []
-    problem = storage_problem(value)
-    if problem:
-        errors.add(field, problem)
+    if errors.unstorable(field, value):
         return []
     ids = list(dict.fromkeys(v.strip() for v in value))
     if len(ids) < min_items:

@@ -34,7 +34,6 @@ from checkstack.validation import (
     UNSET,
     Errors,
     clean_required_text,
-    storage_problem,
 )
 
 from .models import Automation, default_concurrency
@@ -242,9 +241,7 @@ def _clean_definition(fields: dict[str, Any]) -> dict[str, Any]:
     """Every field of an automation, validated together (steps depend on the trigger)."""
     errors = Errors()
     for field, value in fields.items():
-        problem = storage_problem(value)
-        if problem:
-            errors.add(field, problem)
+        errors.unstorable(field, value)
     errors.raise_if_any()
     cleaned: dict[str, Any] = {
         "name": clean_required_text(errors, "name", fields["name"], MAX_NAME)

@@ -51,7 +51,7 @@ from checkstack.actors import ActorLike, to_actor
 from checkstack.entities.masking import mask_value, register_run_secret
 from checkstack.entities.models import TriggerEvent
 from checkstack.errors import Conflict, NotFound
-from checkstack.validation import UNSET, Errors, clean_id_list, storage_problem
+from checkstack.validation import UNSET, Errors, clean_id_list
 
 from . import http
 from .conf import app_settings
@@ -102,9 +102,7 @@ def _clean_url(errors: Errors, value: Any) -> str:
         errors.add("url", "This field may not be blank.")
         return ""
     value = value.strip()
-    problem = storage_problem(value)
-    if problem:
-        errors.add("url", problem)
+    if errors.unstorable("url", value):
         return value
     problem = http.check_url(value)
     if problem is not None:
@@ -118,9 +116,7 @@ def _clean_events(errors: Errors, value: Any) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         errors.add("events", 'Must be a list of trigger ids, or ["*"] for every event.')
         return []
-    problem = storage_problem(value)
-    if problem:
-        errors.add("events", problem)
+    if errors.unstorable("events", value):
         return []
     events = list(dict.fromkeys(v.strip() for v in value))
     if not events:
@@ -139,9 +135,7 @@ def _clean_description(errors: Errors, value: Any) -> str:
     if not isinstance(value, str):
         errors.add("description", "Must be a string.")
         return ""
-    problem = storage_problem(value)
-    if problem:
-        errors.add("description", problem)
+    errors.unstorable("description", value)
     if len(value) > MAX_DESCRIPTION:
         errors.add(
             "description", f"Ensure this field has no more than {MAX_DESCRIPTION} characters."
