@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -75,6 +76,20 @@ def _check_format(spec: Any) -> None:
                 )
 
 
+def _check_field_widths(template: str) -> None:
+    """``str.format`` fields: a nested field in a format spec (``{:{w}}``) or a number in it
+    above ``MAX_WIDTH`` is refused (``"{:>999999999}".format(1)`` would build a gigabyte)."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:  # malformed: ``format`` itself reports it
+        return
+    for _, _, spec, _ in fields:
+        if spec and ("{" in spec or any(int(n) > MAX_WIDTH for n in re.findall(r"\d+", spec))):
+            raise jinja2.exceptions.SecurityError(
+                f"a format field width or precision above {MAX_WIDTH} (or from a field)"
+            )
+
+
 class _Sandbox(SandboxedEnvironment):
     """Jinja2's sandbox, with no user code run while compiling and bounded arithmetic.
 
@@ -84,7 +99,8 @@ class _Sandbox(SandboxedEnvironment):
       not finish).
     - At run time: ``**`` results above ``MAX_POWER_BITS``, repetition (``"a" * n``) past
       ``MAX_RENDERED`` items, and widths above ``MAX_WIDTH`` (``%``-formats, ``center``,
-      ``indent``, ``wordwrap``, ``truncate``, ``str.ljust`` ...) raise ``SecurityError``.
+      ``indent``, ``wordwrap``, ``truncate``, ``str.ljust`` ..., ``str.format`` fields) raise
+      ``SecurityError``.
     """
 
     intercepted_binops = frozenset({"**", "*", "%"})
@@ -135,6 +151,12 @@ class _Sandbox(SandboxedEnvironment):
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_widths(getattr(__obj, "__name__", ""), args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:  # ``value`` is the format method of a string
+            _check_field_widths(value.__self__)
+        return wrapped
 
 
 def sandbox(**options: Any) -> SandboxedEnvironment:

@@ -62,6 +62,9 @@ def test_expressions_that_would_be_huge_compile_at_once(source: str) -> None:
         ('"%0999999999d"|format(1)', "%-format width"),
         ('"ab" * 1000000', "a repetition longer than"),
         ("[0] * 2000000", "a repetition longer than"),
+        ('"{:>999999999}".format(1)', "a format field width"),
+        ('"{:>1000000}".format_map({})', "a format field width"),
+        ('"{:{w}}".format(1, w=10**9)', "a format field width"),
     ],
 )
 def test_running_refuses_huge_results(source: str, refusal: str) -> None:
@@ -86,6 +89,9 @@ def test_running_refuses_huge_results(source: str, refusal: str) -> None:
         ("{{ [1, 2, 3]|select('odd')|map('string')|join(',') }}", "1,3"),
         ("{{ trigger.title|truncate(12) }}", "Database..."),
         ("{{ 4 is divisibleby(2) }}", True),
+        ("{{ '{:>6.2f}'.format(3.14159) }}", "  3.14"),
+        ("{{ '{:,}'.format(12345678901) }}", "12,345,678,901"),
+        ("{{ '{{:>999999999}}'.format() }}", "{:>999999999}"),
     ],
 )
 def test_ordinary_templates_still_work(source: str, value: Any) -> None:
