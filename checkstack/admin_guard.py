@@ -55,8 +55,6 @@ class GuardedChangeList(ChangeList):
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> Any:
         try:
             return super().get_queryset(request, exclude_parameters)
-        except IncorrectLookupParameters:
-            raise
         except _BAD_LOOKUP_VALUE as exc:
             raise IncorrectLookupParameters(exc) from exc
 
