@@ -6,7 +6,7 @@ The database comes from ``DATABASE_URL`` (PostgreSQL) or is SQLite otherwise.
 from checkstack.settings import *  # noqa: F403
 from checkstack.settings import INSTALLED_APPS
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp", "bench"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHECKSTACK_LOCK_TIMEOUT = 10

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from checkstack.automation import registry as automation_registry
 from checkstack.entities import define_entity
 from checkstack.entities import registry as entity_registry
-from checkstack.entities.management.commands import bench_entities
+from bench.management.commands import bench_entities
 from checkstack.entities.models import Change, EntitySequence, Transition, TriggerEvent
 from checkstack.errors import RegistrationError
 from tests.testapp.entity import create_widget

@@ -49,7 +49,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkstack.entities.benchmarking import last_queued_task_id
+from bench.cluster import last_queued_task_id
 from checkstack.entities.conf import app_settings
 from checkstack.entities.models import Change
 from incidents import services

@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from django_q.models import OrmQ, Task
 
 from catalog.models import System
-from checkstack.automation.management.commands import bench_webhooks
+from bench.management.commands import bench_webhooks
 from checkstack.automation.models import (
     Automation,
     AutomationRun,
@@ -36,7 +36,8 @@ from checkstack.entities.outbox import DELIVER_TASK, DISPATCH_TASK
 from incidents.models import Incident, IncidentSystem
 from tests.api.helpers import make_incident, make_systems
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The command turns enqueueing on for its own run; the rows made beforehand queue nothing.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_enqueue")]
 
 COUNTED = {
     "incidents": Incident.objects,

@@ -13,7 +13,10 @@ from django.core.management.base import CommandError
 from checkstack.entities.models import Change
 from incidents.models import Incident
 from tests.api.helpers import make_incident
-from tests.bench_rows import row_counts
+from tests.bench.rows import row_counts
+
+# As in the API tests: no enqueueing unless a test turns it on.
+pytestmark = pytest.mark.usefixtures("no_enqueue")
 
 MEASURED = ("list", "raw", "detail", "create", "resolve", "create_resolve")
 

@@ -18,7 +18,7 @@ from django_q.models import OrmQ, Task
 from catalog.models import System
 from catalog.services import create_system
 from checkstack.dburl import parse_database_url
-from checkstack.entities.management.commands import bench_delivery
+from bench.management.commands import bench_delivery
 from checkstack.entities.models import (
     Change,
     Delivery,

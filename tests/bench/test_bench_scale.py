@@ -14,7 +14,7 @@ from catalog import services as catalog_services
 from checkstack.entities.models import Change
 from incidents import services
 from incidents.models import Incident
-from tests.bench_rows import row_counts
+from tests.bench.rows import row_counts
 
 READS = ("list", "list_include_resolved", "list_system", "detail")
 

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from checkstack.automation import registry as automation_registry
 from checkstack.entities import registry as entity_registry
-from checkstack.entities.benchmarking import (
+from bench.cluster import (
     last_queued_task_id,
     percentile,
     purge_queued_tasks,

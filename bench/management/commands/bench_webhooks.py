@@ -42,7 +42,7 @@ from django.db import connection
 from django.db.models import Q
 from django.test.utils import override_settings
 
-from checkstack.entities.benchmarking import (
+from bench.cluster import (
     Cluster,
     cleanup_line,
     last_queued_task_id,
@@ -50,10 +50,7 @@ from checkstack.entities.benchmarking import (
     purge_queued_tasks,
     wait_until,
 )
-from checkstack.entities.management.commands.bench_entities import (
-    database_facts,
-    machine_facts,
-)
+from .bench_entities import database_facts, machine_facts
 from checkstack.entities.models import (
     Change,
     Delivery,

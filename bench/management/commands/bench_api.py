@@ -46,7 +46,7 @@ from rest_framework.test import APIClient
 
 from catalog.entity import SYSTEM_KIND
 from catalog.models import System
-from checkstack.entities.benchmarking import (
+from bench.cluster import (
     last_queued_task_id,
     percentile,
     purge_queued_tasks,

@@ -31,7 +31,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
-from checkstack.entities.benchmarking import (
+from bench.cluster import (
     Cluster,
     cleanup_line,
     last_queued_task_id,
@@ -39,7 +39,7 @@ from checkstack.entities.benchmarking import (
     purge_queued_tasks,
     wait_until,
 )
-from checkstack.entities.benchmarking import (
+from bench.cluster import (
     database_url as database_url,  # re-exported: the cluster's DATABASE_URL
 )
 from checkstack.entities.models import (
@@ -53,7 +53,7 @@ from checkstack.entities.models import (
 
 from .bench_entities import database_facts, machine_facts
 
-RECORD_TASK = "checkstack.entities.management.commands.bench_delivery.record_start"
+RECORD_TASK = "bench.management.commands.bench_delivery.record_start"
 BENCH_TABLE = "checkstack_bench_delivery_start"
 SYSTEM_KIND = "catalog-system"
 SYSTEM_PREFIX = "bench-delivery-"

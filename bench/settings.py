@@ -1,0 +1,10 @@
+"""Settings to run the benchmarks with: the default project plus the ``bench`` app.
+
+``manage.py bench_entities --settings=bench.settings`` (or ``DJANGO_SETTINGS_MODULE``); the
+database comes from ``DATABASE_URL`` or ``CHECKSTACK_VAR_DIR`` as for the default project.
+"""
+
+from checkstack.settings import *  # noqa: F403
+from checkstack.settings import INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
