@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from incidents import services
+from incidents.services import lifecycle as bulk_services
 from incidents.models import Incident, IncidentUpdate
 from tests.api.backends import BACKENDS, IncidentGrantBackend
 from tests.api.helpers import change_count, make_incident, make_user, post, raw, update_count
@@ -119,7 +120,7 @@ def test_one_failing_incident_does_not_stop_the_batch(
             raise RuntimeError("boom")
         return real_resolve(incident_id, **kwargs)
 
-    monkeypatch.setattr(services, "resolve_incident", flaky_resolve)
+    monkeypatch.setattr(bulk_services, "resolve_incident", flaky_resolve)
 
     response = post(manager_client, RESOLVE, {"ids": [a.pk, b.pk]})
 

@@ -14,6 +14,7 @@ from checkstack import references
 from checkstack.entities.models import Change, TriggerEvent
 from checkstack.errors import Conflict, NotFound
 from incidents import services
+from incidents.services import lifecycle as bulk_services
 from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
 from tests.incidents.helpers import (
     age_incident,
@@ -608,15 +609,16 @@ def test_delete_of_unknown_incident_is_not_found(db: None) -> None:
 
 
 def failing_for(monkeypatch: pytest.MonkeyPatch, name: str, broken_id: str) -> Callable[..., Any]:
-    """Make ``services.<name>`` raise for ``broken_id`` (an unexpected per-item failure)."""
-    original = getattr(services, name)
+    """Make ``<name>`` raise for ``broken_id`` (an unexpected per-item failure), where the bulk
+    operations look it up."""
+    original = getattr(bulk_services, name)
 
     def replacement(incident_id: str, *args: Any, **kwargs: Any) -> Any:
         if incident_id == broken_id:
             raise RuntimeError("database hiccup")
         return original(incident_id, *args, **kwargs)
 
-    monkeypatch.setattr(services, name, replacement)
+    monkeypatch.setattr(bulk_services, name, replacement)
     return replacement
 
 

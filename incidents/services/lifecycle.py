@@ -33,10 +33,10 @@ from checkstack.validation import (
     clean_required_text,
 )
 
-from .choices import Action, HealthOverride, Severity, Status, Visibility
-from .entity import IncidentState, incident_handle
-from .models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
-from .signals import incident_changed
+from ..choices import Action, HealthOverride, Severity, Status, Visibility
+from ..entity import IncidentState, incident_handle
+from ..models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
+from ..signals import incident_changed
 
 logger = logging.getLogger("checkstack.incidents")
 

@@ -1,0 +1,3 @@
+"""Incident services (moved into a package; split by responsibility in the next commit)."""
+
+from .lifecycle import *  # noqa: F403
