@@ -9,8 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from incidents import services
-from incidents.services import lifecycle as bulk_services
 from incidents.models import Incident, IncidentUpdate
+from incidents.services import bulk as bulk_services
 from tests.api.backends import BACKENDS, IncidentGrantBackend
 from tests.api.helpers import change_count, make_incident, make_user, post, raw, update_count
 

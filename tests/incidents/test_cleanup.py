@@ -151,12 +151,12 @@ def test_an_incident_deleted_before_the_cleanup_is_skipped(systems: list[str]) -
 def test_cleanup_handler_failure_is_retried_and_rolled_back(
     systems: list[str], monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
-    from incidents.services import lifecycle as removal
+    from incidents.services import system_removal
 
     settings.CHECKSTACK_DELIVERY_RETRY_BASE = 3600
     first = make_incident(["db"], title="first")
     second = make_incident(["db"], title="second")
-    original = removal._write
+    original = system_removal.write_incident
     calls: list[str] = []
 
     def flaky_write(incident_id: str, *args: Any, **kwargs: Any) -> Any:
@@ -166,7 +166,7 @@ def test_cleanup_handler_failure_is_retried_and_rolled_back(
             raise RuntimeError("worker lost its connection")
         return result
 
-    monkeypatch.setattr(removal, "_write", flaky_write)
+    monkeypatch.setattr(system_removal, "write_incident", flaky_write)
     catalog.delete_system("db")
     sweep_inline()
 

@@ -14,8 +14,8 @@ from checkstack import references
 from checkstack.entities.models import Change, TriggerEvent
 from checkstack.errors import Conflict, NotFound
 from incidents import services
-from incidents.services import lifecycle as bulk_services
 from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
+from incidents.services import bulk as bulk_services
 from tests.incidents.helpers import (
     age_incident,
     changes,

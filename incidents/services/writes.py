@@ -1,0 +1,81 @@
+"""The write protocol of one existing incident: lock, change, log, and notify after commit.
+
+Every service that changes an incident (fields, status, timeline, links, systems) hands its
+change to ``write_incident``; ``notify_changed`` sends ``incident_changed`` after commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from checkstack.errors import NotFound
+from checkstack.signals import send_after_commit
+
+from ..choices import Action, Status
+from ..entity import IncidentState, incident_handle
+from ..models import Incident
+from ..signals import incident_changed
+
+
+@dataclasses.dataclass(frozen=True)
+class Unchanged:
+    """Returned by a change that decided to write nothing: no signal is sent."""
+
+    value: Any
+
+
+def _action_for(prev: IncidentState | None, next_: IncidentState | None) -> Action:
+    if prev is None:
+        return Action.CREATED
+    if next_ is None:
+        return Action.DELETED
+    if next_.status == Status.RESOLVED and prev.status != Status.RESOLVED:
+        return Action.RESOLVED
+    if prev.status == Status.RESOLVED and next_.status != Status.RESOLVED:
+        return Action.REOPENED
+    return Action.UPDATED
+
+
+def notify_changed(incident_id: str, prev: Any, next_: Any, actor: dict[str, Any]) -> None:
+    """Send ``incident_changed`` after commit, its ``action`` read from the two states."""
+    state = next_ or prev
+    send_after_commit(
+        incident_changed,
+        Incident,
+        incident_id=incident_id,
+        system_ids=list(state.systemIds) if state is not None else [],
+        action=str(_action_for(prev, next_)),
+        actor=actor,
+    )
+
+
+def write_incident(
+    incident_id: str,
+    change: Callable[[Incident, Any], Any],
+    *,
+    actor: dict[str, Any],
+    run_id: str | None,
+) -> Any:
+    """Run ``change(incident, now)`` on the locked incident through the entity; its result."""
+    result: dict[str, Any] = {}
+    states: dict[str, Any] = {}
+
+    def apply(prev: IncidentState | None) -> None:
+        if prev is None:
+            raise NotFound(f"Incident {incident_id} not found")
+        states["prev"] = prev
+        incident = Incident.objects.get(pk=incident_id)
+        result["value"] = change(incident, timezone.now())
+
+    with transaction.atomic():
+        next_ = incident_handle().mutate(incident_id, apply, actor=actor, run_id=run_id)
+        value = result.get("value")
+        if isinstance(value, Unchanged):
+            return value.value
+        notify_changed(incident_id, states["prev"], next_, actor)
+    return value
