@@ -38,17 +38,17 @@ from checkstack.service_admin import (
     refusal_errors,
 )
 
-from . import services
-from .choices import Status
-from .entity import KIND, incident_handle
-from .forms import (
+from .. import services
+from ..choices import Status
+from ..entity import KIND, incident_handle
+from ..forms import (
     IncidentActionForm,
     IncidentAddForm,
     IncidentForm,
     IncidentLinkForm,
     IncidentUpdateForm,
 )
-from .models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
+from ..models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
 
 CREATE_FIELDS = (
     "title",
