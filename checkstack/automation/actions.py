@@ -1,4 +1,5 @@
-"""The engine's built-in actions: ``automation.wait_for_trigger`` and ``webhook.send``."""
+"""The engine's built-in ``automation.wait_for_trigger`` action (``webhook.send`` is in
+``checkstack.automation.webhooks.action``)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,7 @@ def _run_wait_for_trigger(ctx: ActionContext, config: WaitForTriggerConfig) -> A
     return ActionResult(success=False, error="wait_for_trigger runs only inside the engine")
 
 
-def register_builtin_actions() -> None:
-    from .webhooks import register_webhook_action
-
+def register_wait_action() -> None:
     register_action(
         WAIT_FOR_TRIGGER,
         "Wait for trigger",
@@ -37,4 +36,3 @@ def register_builtin_actions() -> None:
         WaitForTriggerConfig,
         _run_wait_for_trigger,
     )
-    register_webhook_action()

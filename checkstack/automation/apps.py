@@ -9,8 +9,17 @@ class AutomationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .actions import register_builtin_actions
-        from .schedules import on_post_migrate
+        from checkstack.entities import registry as entities
 
-        register_builtin_actions()
+        from .actions import register_wait_action
+        from .dispatch import dispatch
+        from .registry import get_trigger
+        from .schedules import on_post_migrate
+        from .webhooks import register_webhook_action
+
+        register_wait_action()
+        register_webhook_action()
+        # The entity layer validates derived trigger payloads and hands stored trigger events
+        # to the engine through this port; it never imports automation itself.
+        entities.connect_trigger_engine(lookup=get_trigger, dispatch=dispatch)
         post_migrate.connect(on_post_migrate, sender=self)

@@ -10,7 +10,7 @@ from typing import Any
 
 from checkstack.entities.schedules import ensure_schedules, schedule_table_exists
 
-from .tasks import SWEEP_TASK
+from .queueing import SWEEP_TASK
 
 SWEEP_SCHEDULES = (("checkstack-automation-sweep-a", 15), ("checkstack-automation-sweep-b", 45))
 

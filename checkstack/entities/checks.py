@@ -11,8 +11,6 @@ from . import registry
 
 @register()
 def check_derivers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from checkstack.automation.registry import get_trigger
-
     messages: list[CheckMessage] = []
     for kind, registrations in sorted(registry.all_derivers().items()):
         if registry.find_handle(kind) is None:
@@ -25,7 +23,7 @@ def check_derivers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         for registration in registrations:
             for trigger_id in registration.emits:
-                if get_trigger(trigger_id) is None:
+                if registry.find_trigger(trigger_id) is None:
                     name = getattr(registration.derive, "__qualname__", repr(registration.derive))
                     messages.append(
                         Error(

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from . import registry
+from . import outbox, registry
 from .conf import app_settings
 from .models import Change, Delivery, DeliveryStatus, TriggerEvent
 from .types import EntityChange
@@ -279,8 +279,7 @@ def dispatch_trigger_event(event_id: uuid.UUID | str) -> bool:
 
     False when another worker holds it or it was dispatched already.
     """
-    from checkstack.automation.dispatch import dispatch
-
+    dispatch = registry.trigger_dispatcher()
     with transaction.atomic():
         event = (
             TriggerEvent.objects.select_for_update(skip_locked=True, of=("self",))
@@ -334,11 +333,9 @@ def due_trigger_events(*, grace: float, limit: int) -> list[uuid.UUID]:
 
 def sweep() -> tuple[int, int]:
     """Re-enqueue outbox rows whose enqueue was lost (or that are due for a retry)."""
-    from .outbox import enqueue
-
     delivery_ids = due_deliveries(grace=app_settings.SWEEP_GRACE, limit=app_settings.SWEEP_BATCH)
     event_ids = due_trigger_events(grace=app_settings.SWEEP_GRACE, limit=app_settings.SWEEP_BATCH)
-    enqueue(delivery_ids, event_ids)
+    outbox.enqueue(delivery_ids, event_ids)
     if delivery_ids or event_ids:
         logger.info(
             "Sweeper re-enqueued %s deliveries and %s trigger events",
@@ -410,8 +407,6 @@ def drain(*, seconds: float, batch: int = 20) -> int:
 def retry_now(delivery_ids: Iterable[int]) -> int:
     """Make failed or dead deliveries pending and due now, with a fresh budget of attempts
     (the subscriber's ``max_attempts`` on top of those used), and enqueue them."""
-    from .outbox import enqueue
-
     now = timezone.now()
     with transaction.atomic():
         deliveries = list(
@@ -434,7 +429,7 @@ def retry_now(delivery_ids: Iterable[int]) -> int:
                 update_fields=["status", "next_attempt_at", "finished_at", "max_attempts"]
             )
         ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: enqueue(ids, []), robust=True)
+        transaction.on_commit(lambda: outbox.enqueue(ids, []), robust=True)
     return len(ids)
 
 

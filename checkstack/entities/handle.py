@@ -17,7 +17,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
-from checkstack.automation.registry import get_trigger
 from checkstack.errors import RegistrationError, UnknownTrigger
 
 from . import registry
@@ -25,13 +24,13 @@ from .context import current_request_id
 from .diff import changed_fields, delta_of
 from .locks import lock_and_read, lock_entity, lock_timeout_as, release_seq
 from .masking import mask_value, secrets_for
+from .models import Change, Transition
+from .outbox import write_outbox
 from .sql import LinkedRowsRead
 from .types import Actor, EntityChange, JSONDict, normalize_actor
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
-
-    from .models import Change
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -67,8 +66,6 @@ class EntityHandle(Generic[S]):
         return {i: self._validate(raw[i]) for i in wanted if raw.get(i) is not None}
 
     def history(self, entity_id: str) -> QuerySet[Change]:
-        from .models import Change
-
         return Change.objects.filter(kind=self.kind, entity_id=str(entity_id)).order_by("seq")
 
     def in_state_since(self, entity_id: str, field: str) -> dt.datetime | None:
@@ -76,8 +73,6 @@ class EntityHandle(Generic[S]):
 
         Only the entity's current life counts: transitions before its last tombstone do not.
         """
-        from .models import Change, Transition
-
         changes = Change.objects.filter(kind=self.kind, entity_id=str(entity_id))
         latest = changes.order_by("-seq").values_list("next", flat=True).first()
         if latest is None:  # never written, or the last change is a tombstone
@@ -104,8 +99,6 @@ class EntityHandle(Generic[S]):
 
     def transition_count(self, entity_id: str, field: str, window: dt.timedelta) -> int:
         """How many times ``field`` changed within the last ``window``."""
-        from .models import Transition
-
         return Transition.objects.filter(
             kind=self.kind,
             entity_id=str(entity_id),
@@ -217,8 +210,6 @@ class EntityHandle(Generic[S]):
             occurred_at=now,
             request_id=current_request_id.get(),
         )
-        from .outbox import write_outbox
-
         write_outbox(change, self._trigger_events(change))
         return change
 
@@ -231,7 +222,7 @@ class EntityHandle(Generic[S]):
         payload = mapper(change)
         events: list[tuple[str, JSONDict, str | None]] = []
         for trigger_id in trigger_ids:
-            trigger = get_trigger(trigger_id)
+            trigger = registry.find_trigger(trigger_id)
             if trigger is None:
                 raise UnknownTrigger(
                     f"Deriver of {self.kind!r} produced unregistered trigger {trigger_id!r}"

@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connection, connections
+from django.db.models import F
 from django.utils import timezone
 
 from checkstack.errors import LockTimeout
 
 from .conf import app_settings
+from .models import EntitySequence
 from .sql import execute, quoted_table
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -97,8 +99,6 @@ def _lock_sql(vendor: str, table: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _sequence_table() -> str:
-    from .models import EntitySequence  # the models load after this module
-
     return quoted_table(EntitySequence._meta.db_table)
 
 
@@ -156,8 +156,4 @@ def lock_and_read(kind: str, entity_id: str, reader: Any) -> tuple[int, dt.datet
 
 def release_seq(kind: str, entity_id: str) -> None:
     """Give back the ``seq`` reserved by ``lock_entity`` (the write logged nothing)."""
-    from django.db.models import F
-
-    from .models import EntitySequence
-
     EntitySequence.objects.filter(kind=kind, entity_id=entity_id).update(last_seq=F("last_seq") - 1)

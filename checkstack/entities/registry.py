@@ -1,5 +1,9 @@
 """Process-wide registry of entity kinds, change derivers, payload mappers and subscribers.
 
+Also the port to the trigger engine above this layer: the automation app connects the trigger
+lookup (payload schema and context key of each trigger id) and the dispatcher of stored trigger
+events in its ``ready()``, so the entity layer never imports automation.
+
 Filled in ``AppConfig.ready()``; importable and usable without a database.
 """
 
@@ -8,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from checkstack.errors import RegistrationError
 
@@ -16,6 +20,7 @@ from .types import Broadcast, EntityChange, JSONDict, WorkQueue
 
 if TYPE_CHECKING:
     from .handle import EntityHandle
+    from .models import TriggerEvent
 
 logger = logging.getLogger("checkstack.entities")
 
@@ -35,6 +40,18 @@ class Subscription:
 class DeriverRegistration:
     derive: Deriver
     emits: tuple[str, ...]
+
+
+class TriggerSchema(Protocol):
+    """What the write path needs of a trigger: its payload schema and its context key."""
+
+    def validate_payload(self, payload: JSONDict) -> JSONDict: ...
+
+    def context_key(self, payload: JSONDict) -> str | None: ...
+
+
+TriggerLookup = Callable[[str], TriggerSchema | None]
+TriggerDispatcher = Callable[["TriggerEvent"], None]
 
 
 _handles: dict[str, EntityHandle] = {}
@@ -173,6 +190,35 @@ def work_queue_handler(kind: str, group: str) -> Subscription | None:
 
 def broadcast_handlers_for(kind: str) -> list[Handler]:
     return [s.handler for s in _subscriptions.get(kind, ()) if isinstance(s.delivery, Broadcast)]
+
+
+_trigger_lookup: TriggerLookup | None = None
+_dispatch_trigger_event: TriggerDispatcher | None = None
+
+
+def connect_trigger_engine(*, lookup: TriggerLookup, dispatch: TriggerDispatcher) -> None:
+    """Connect the trigger engine: ``lookup(trigger_id)`` gives a trigger's schema (None when
+    unknown), ``dispatch(event)`` handles a stored trigger event inside the transaction that
+    marks it dispatched. Called once by the automation app's ``ready()``."""
+    global _trigger_lookup, _dispatch_trigger_event
+    if not callable(lookup) or not callable(dispatch):
+        raise RegistrationError("The trigger engine needs a callable lookup and dispatch")
+    _trigger_lookup, _dispatch_trigger_event = lookup, dispatch
+
+
+def find_trigger(trigger_id: str) -> TriggerSchema | None:
+    """The registered trigger ``trigger_id``; None when unknown or no engine is connected."""
+    return _trigger_lookup(trigger_id) if _trigger_lookup is not None else None
+
+
+def trigger_dispatcher() -> TriggerDispatcher:
+    """The connected dispatcher of trigger events (trigger events exist only when an engine
+    is connected: without one, no trigger id can be derived)."""
+    if _dispatch_trigger_event is None:
+        raise RegistrationError(
+            "No trigger engine is connected (is checkstack.automation in INSTALLED_APPS?)"
+        )
+    return _dispatch_trigger_event
 
 
 def all_derivers() -> dict[str, list[DeriverRegistration]]:

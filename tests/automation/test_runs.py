@@ -344,12 +344,12 @@ def test_step_interrupted_by_a_crash_is_executed_once_on_resume(systems: list[st
     # What a worker killed mid-step leaves: the claim committed, the step's work rolled back.
     from django.db import transaction
 
-    from checkstack.automation.runs import _claim_step, _lock
+    from checkstack.automation.runs.engine import claim_step, lock_run
 
     with transaction.atomic():
-        locked = _lock(run.pk)
+        locked = lock_run(run.pk)
         assert locked is not None
-        assert _claim_step(locked) == (0, 1)
+        assert claim_step(locked) == (0, 1)
     assert runs.execute_run(run.pk) == "success"
     assert _messages(incident.pk) == ["Paged on-call for X"]
     assert run.steps.get().attempts == 2
@@ -361,14 +361,14 @@ def test_step_interrupted_too_often_fails_the_run(systems: list[str], settings: 
     incident = incidents.create_incident(title="X", severity="critical", system_ids=["db"])
     from django.db import transaction
 
-    from checkstack.automation.runs import _claim_step, _lock
+    from checkstack.automation.runs.engine import claim_step, lock_run
     from checkstack.entities.delivery import sweep_inline
 
     sweep_inline()
     run = AutomationRun.objects.get()
     for _ in range(2):
         with transaction.atomic():
-            _claim_step(_lock(run.pk))  # type: ignore[arg-type]
+            claim_step(lock_run(run.pk))  # type: ignore[arg-type]
     assert runs.execute_run(run.pk) == "failed"
     run.refresh_from_db()
     assert "interrupted 2 times" in run.error
@@ -404,7 +404,7 @@ def test_webhook_step_runs_outside_the_transaction_and_replays_with_the_same_id(
 ) -> None:
     from django.db import transaction
 
-    from checkstack.automation.runs import _claim_step, _lock
+    from checkstack.automation.runs.engine import claim_step, lock_run
     from checkstack.automation.webhooks import action_message_id
     from checkstack.entities.delivery import sweep_inline
     from tests.automation.receiver import WebhookReceiver
@@ -420,7 +420,7 @@ def test_webhook_step_runs_outside_the_transaction_and_replays_with_the_same_id(
         sweep_inline()
         run = AutomationRun.objects.get()
         with transaction.atomic():  # a first claim whose worker died mid-request
-            _claim_step(_lock(run.pk))  # type: ignore[arg-type]
+            claim_step(lock_run(run.pk))  # type: ignore[arg-type]
         assert runs.execute_run(run.pk) == "success"
         (request,) = receiver.requests
     message_id = action_message_id(str(run.pk), "page")

@@ -684,7 +684,7 @@ def test_a_delivery_finished_after_the_sweep_read_it_is_not_taken_for_a_line_hea
     # line lookup: a candidate that is no longer open.
     WebhookDelivery.objects.filter(pk=sent).update(status=WebhookDeliveryStatus.SUCCESS)
 
-    heads = webhooks._line_heads(WebhookDelivery.objects.all(), limit=10)
+    heads = webhooks.redelivery.line_heads(WebhookDelivery.objects.all(), limit=10)
 
     assert heads == [waiting]
 
@@ -722,7 +722,9 @@ def test_an_outcome_is_recorded_through_a_brief_database_outage_without_sending_
 ) -> None:
     from django.db import OperationalError
 
-    record = webhooks._record
+    from checkstack.automation.webhooks import attempt
+
+    record = attempt._record
     failures = [OperationalError("server closed the connection unexpectedly")]
 
     def flaky_record(*args: Any) -> Any:
@@ -730,8 +732,8 @@ def test_an_outcome_is_recorded_through_a_brief_database_outage_without_sending_
             raise failures.pop()
         return record(*args)
 
-    monkeypatch.setattr(webhooks, "_record", flaky_record)
-    monkeypatch.setattr(webhooks.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(attempt, "_record", flaky_record)
+    monkeypatch.setattr(attempt.time, "sleep", lambda seconds: None)
     with WebhookReceiver() as receiver:
         endpoint_for(receiver)
         (delivery_id,) = webhooks.create_deliveries_for_event(make_event())

@@ -699,7 +699,7 @@ def test_drain_goes_on_past_a_trigger_event_whose_dispatch_raises(
         if "bad" in str(event.payload):
             raise RuntimeError("automation bug")
 
-    monkeypatch.setattr("checkstack.automation.dispatch.dispatch", dispatch)
+    monkeypatch.setattr("checkstack.entities.registry._dispatch_trigger_event", dispatch)
     with caplog.at_level(logging.ERROR):
         assert delivery_service.drain(seconds=5) == 1
 
@@ -966,7 +966,7 @@ def test_dispatch_trigger_event_hands_it_to_the_dispatcher_and_marks_it_once(
 ) -> None:
     dispatched: list[str] = []
     monkeypatch.setattr(
-        "checkstack.automation.dispatch.dispatch", lambda event: dispatched.append(event.event)
+        "checkstack.entities.registry._dispatch_trigger_event", lambda event: dispatched.append(event.event)
     )
     create_widget(widgets, "w1", status="open")
     (event,) = TriggerEvent.objects.all()

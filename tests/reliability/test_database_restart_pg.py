@@ -162,7 +162,7 @@ def expire_abandoned_webhook_claims() -> int:
     """Let claims that no live worker can still hold expire now (see the module docstring)."""
     now = timezone.now()
     claimed_before = now - dt.timedelta(seconds=LIVE_CLAIM_SECONDS)
-    claim_seconds = dt.timedelta(seconds=webhooks._claim_seconds())
+    claim_seconds = dt.timedelta(seconds=webhooks.policy.claim_seconds())
     return WebhookDelivery.objects.filter(
         status=WebhookDeliveryStatus.SENDING, claimed_until__lte=claimed_before + claim_seconds
     ).update(claimed_until=now)
