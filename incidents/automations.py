@@ -6,6 +6,7 @@ happens as for any other write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,6 +21,7 @@ from checkstack.automation import (
 )
 from checkstack.errors import NotFound
 
+from . import services
 from .choices import Severity, Status
 
 NO_INCIDENT = "No incident id given and no upstream incident artifact found"
@@ -102,9 +104,23 @@ def _failure(exc: Exception) -> ActionResult:
     return ActionResult(success=False, error=str(exc))
 
 
-def run_create(ctx: ActionContext, config: CreateIncidentConfig) -> ActionResult:
-    from . import services
+def _on_target_incident(
+    ctx: ActionContext, configured: str | None, write: Callable[[str], ActionResult]
+) -> ActionResult:
+    """Run ``write`` on the target incident (see ``target_incident_id``); a missing target,
+    an unknown incident or refused input is the action's failure."""
+    incident_id = target_incident_id(ctx, configured)
+    if incident_id is None:
+        return ActionResult(success=False, error=NO_INCIDENT)
+    try:
+        return write(incident_id)
+    except NotFound:
+        return ActionResult(success=False, error=f"Incident {incident_id} not found")
+    except ValidationError as exc:
+        return _failure(exc)
 
+
+def run_create(ctx: ActionContext, config: CreateIncidentConfig) -> ActionResult:
     fields = config.model_dump(exclude={"dedupe_open_for_system"})
     try:
         if config.dedupe_open_for_system:
@@ -119,29 +135,19 @@ def run_create(ctx: ActionContext, config: CreateIncidentConfig) -> ActionResult
 
 
 def run_resolve(ctx: ActionContext, config: ResolveIncidentConfig) -> ActionResult:
-    from . import services
-
-    incident_id = target_incident_id(ctx, config.incident_id)
-    if incident_id is None:
-        return ActionResult(success=False, error=NO_INCIDENT)
-    try:
+    def resolve(incident_id: str) -> ActionResult:
         incident = services.resolve_incident(
             incident_id, message=config.message, actor=ctx.actor, run_id=ctx.run_id
         )
-    except NotFound:
-        return ActionResult(success=False, error=f"Incident {incident_id} not found")
-    except ValidationError as exc:
-        return _failure(exc)
-    return ActionResult(success=True, artifact=incident_artifact(incident), external_id=incident.pk)
+        return ActionResult(
+            success=True, artifact=incident_artifact(incident), external_id=incident.pk
+        )
+
+    return _on_target_incident(ctx, config.incident_id, resolve)
 
 
 def run_add_update(ctx: ActionContext, config: AddUpdateConfig) -> ActionResult:
-    from . import services
-
-    incident_id = target_incident_id(ctx, config.incident_id)
-    if incident_id is None:
-        return ActionResult(success=False, error=NO_INCIDENT)
-    try:
+    def add(incident_id: str) -> ActionResult:
         update = services.add_update(
             incident_id,
             message=config.message,
@@ -149,15 +155,13 @@ def run_add_update(ctx: ActionContext, config: AddUpdateConfig) -> ActionResult:
             actor=ctx.actor,
             run_id=ctx.run_id,
         )
-    except NotFound:
-        return ActionResult(success=False, error=f"Incident {incident_id} not found")
-    except ValidationError as exc:
-        return _failure(exc)
-    return ActionResult(
-        success=True,
-        artifact={"updateId": update.pk, "incidentId": incident_id},
-        external_id=update.pk,
-    )
+        return ActionResult(
+            success=True,
+            artifact={"updateId": update.pk, "incidentId": incident_id},
+            external_id=update.pk,
+        )
+
+    return _on_target_incident(ctx, config.incident_id, add)
 
 
 def run_update_status(ctx: ActionContext, config: UpdateStatusConfig) -> ActionResult:

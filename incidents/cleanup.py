@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from checkstack.entities import EntityChange, WorkQueue, on_entity_changed
 
+from .services import remove_system_from_incidents
+
 CLEANUP_GROUP = "incident-system-cleanup"
 
 
@@ -11,8 +13,6 @@ def on_system_changed(change: EntityChange) -> None:
     """On a ``catalog-system`` tombstone, drop that system from every incident (once)."""
     if change.next is not None:
         return
-    from .services import remove_system_from_incidents
-
     remove_system_from_incidents(change.entity_id)
 
 
