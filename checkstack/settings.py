@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "checkstack.automation",
     "catalog",
     "incidents",
+    "statuspage",
 ]
 
 MIDDLEWARE = [

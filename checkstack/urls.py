@@ -1,4 +1,5 @@
-"""URLs of the default project: the admin (the operators' UI), the REST API and health."""
+"""URLs of the default project: the admin (the operators' UI), the REST API, the public status
+page and health."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -12,7 +13,10 @@ urlpatterns = [
     path("api/catalog/", include("catalog.api.urls")),
     path("api/incidents/", include("incidents.api.urls")),
     path("api/automation/", include("checkstack.automation.api.urls")),
+    path("api/maintenances/", include("statuspage.maintenance.api.urls")),
+    path("api/subscribers/", include("statuspage.subscribers.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("status/", include("statuspage.urls")),
     path("healthz", healthz, name="healthz"),
 ]

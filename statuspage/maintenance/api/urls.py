@@ -1,0 +1,3 @@
+"""REST API URLs of the maintenance concern."""
+
+urlpatterns: list = []

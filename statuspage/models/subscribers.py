@@ -1,0 +1,1 @@
+"""Subscriber and notification tables."""

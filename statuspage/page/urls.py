@@ -1,0 +1,3 @@
+"""Public URLs of the page concern."""
+
+urlpatterns: list = []

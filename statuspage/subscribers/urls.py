@@ -1,0 +1,3 @@
+"""Public URLs of the subscribers concern."""
+
+urlpatterns: list = []
