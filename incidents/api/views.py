@@ -18,6 +18,7 @@ from checkstack.api.history import history_response
 from checkstack.api.permissions import ManageIncidents
 from checkstack.api.schema import ERRORS_READ, ERRORS_WRITE
 from checkstack.api.serializers import ChangeSerializer
+from checkstack.api.shortcuts import page_response, validated
 from checkstack.api.views import CheckstackViewSet
 from checkstack.validation import storage_problem
 
@@ -69,25 +70,19 @@ class IncidentViewSet(CheckstackViewSet):
             IncidentDetailSerializer(incident, context=self._context()).data, status=code
         )
 
-    def _valid(self, serializer_class: Any) -> dict[str, Any]:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
     # -- incidents ------------------------------------------------------------------------
 
     @extend_schema(responses={200: IncidentSerializer(many=True), **ERRORS_READ})
     def list(self, request: Request) -> Response:
         incidents = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(incidents)
-        return self.get_paginated_response(IncidentSerializer(page, many=True).data)
+        return page_response(self, incidents, IncidentSerializer)
 
     @extend_schema(
         request=IncidentCreateSerializer, responses={201: IncidentDetailSerializer, **ERRORS_WRITE}
     )
     def create(self, request: Request) -> Response:
         incident = services.create_incident(
-            **self._valid(IncidentCreateSerializer), actor=request.user
+            **validated(IncidentCreateSerializer, request), actor=request.user
         )
         return self._detail(incident.pk, code=status.HTTP_201_CREATED)
 
@@ -99,7 +94,9 @@ class IncidentViewSet(CheckstackViewSet):
         request=IncidentUpdateSerializer, responses={200: IncidentDetailSerializer, **ERRORS_WRITE}
     )
     def partial_update(self, request: Request, pk: str) -> Response:
-        services.update_incident(pk, **self._valid(IncidentUpdateSerializer), actor=request.user)
+        services.update_incident(
+            pk, **validated(IncidentUpdateSerializer, request), actor=request.user
+        )
         return self._detail(pk)
 
     @extend_schema(responses={204: None, **ERRORS_WRITE})
@@ -112,7 +109,7 @@ class IncidentViewSet(CheckstackViewSet):
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def resolve(self, request: Request, pk: str) -> Response:
-        services.resolve_incident(pk, **self._valid(ResolveSerializer), actor=request.user)
+        services.resolve_incident(pk, **validated(ResolveSerializer, request), actor=request.user)
         return self._detail(pk)
 
     @extend_schema(responses={200: ChangeSerializer(many=True), **ERRORS_READ})
@@ -127,7 +124,9 @@ class IncidentViewSet(CheckstackViewSet):
     )
     @action(detail=True, methods=["post"], url_path="updates", filter_backends=[])
     def add_update(self, request: Request, pk: str) -> Response:
-        update = services.add_update(pk, **self._valid(UpdateCreateSerializer), actor=request.user)
+        update = services.add_update(
+            pk, **validated(UpdateCreateSerializer, request), actor=request.user
+        )
         data = UpdateSerializer(update, context=self._context()).data
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -143,7 +142,7 @@ class IncidentViewSet(CheckstackViewSet):
             services.delete_update(pk, update_id, actor=request.user)
             return Response(status=status.HTTP_204_NO_CONTENT)
         update = services.edit_update(
-            pk, update_id, **self._valid(UpdateEditSerializer), actor=request.user
+            pk, update_id, **validated(UpdateEditSerializer, request), actor=request.user
         )
         return Response(UpdateSerializer(update, context=self._context()).data)
 
@@ -152,7 +151,7 @@ class IncidentViewSet(CheckstackViewSet):
     @extend_schema(request=LinkCreateSerializer, responses={201: LinkSerializer, **ERRORS_WRITE})
     @action(detail=True, methods=["post"], url_path="links", filter_backends=[])
     def add_link(self, request: Request, pk: str) -> Response:
-        link = services.add_link(pk, **self._valid(LinkCreateSerializer), actor=request.user)
+        link = services.add_link(pk, **validated(LinkCreateSerializer, request), actor=request.user)
         return Response(LinkSerializer(link).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -167,7 +166,7 @@ class IncidentViewSet(CheckstackViewSet):
             services.remove_link(pk, link_id, actor=request.user)
             return Response(status=status.HTTP_204_NO_CONTENT)
         link = services.update_link(
-            pk, link_id, **self._valid(LinkEditSerializer), actor=request.user
+            pk, link_id, **validated(LinkEditSerializer, request), actor=request.user
         )
         return Response(LinkSerializer(link).data)
 
@@ -213,7 +212,7 @@ class IncidentViewSet(CheckstackViewSet):
         user = self.request.user
         if not user.is_authenticated:
             self.permission_denied(self.request)
-        data = self._valid(serializer_class)
+        data = validated(serializer_class, self.request)
         if not user.has_perm("incidents.manage_incident"):
             candidates = Incident.objects.filter(pk__in=data["ids"])
             if not any(may_manage(user, incident) for incident in candidates):
