@@ -29,7 +29,10 @@ class CatalogAdmin(ServiceModelAdmin):
     """Systems and groups: created, updated and deleted through their services."""
 
     manage_permission = "catalog.manage_catalog"
+    search_fields = ("name", "id")
+    ordering = ("name", "id")
     service_fields: tuple[str, ...] = ()
+    relation: str  # the other side of the membership, prefetched and listed by name
     create_service: Any
     update_service: Any
     delete_service: Any
@@ -72,6 +75,12 @@ class CatalogAdmin(ServiceModelAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related(self.relation)
+
+    def relation_names(self, obj: Any) -> str:
+        return ", ".join(other.name for other in getattr(obj, self.relation).all())
+
 
 @admin.register(System)
 class SystemAdmin(CatalogAdmin):
@@ -80,17 +89,13 @@ class SystemAdmin(CatalogAdmin):
     create_service = staticmethod(services.create_system)
     update_service = staticmethod(services.update_system)
     delete_service = staticmethod(services.delete_system)
+    relation = "groups"
     list_display = ("name", "id", "group_names", "updated_at")
-    search_fields = ("name", "id")
-    ordering = ("name", "id")
     fields = ("id", "name", "description", "metadata", "created_at", "updated_at")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[System]:
-        return super().get_queryset(request).prefetch_related("groups")
 
     @admin.display(description="groups")
     def group_names(self, obj: System) -> str:
-        return ", ".join(group.name for group in obj.groups.all())
+        return self.relation_names(obj)
 
 
 @admin.register(Group)
@@ -100,19 +105,15 @@ class GroupAdmin(CatalogAdmin):
     create_service = staticmethod(services.create_group)
     update_service = staticmethod(services.update_group)
     delete_service = staticmethod(services.delete_group)
+    relation = "systems"
     list_display = ("name", "id", "system_names", "updated_at")
-    search_fields = ("name", "id")
-    ordering = ("name", "id")
     fields = ("id", "name", "metadata", "system_ids", "created_at", "updated_at")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
-        return super().get_queryset(request).prefetch_related("systems")
 
     @admin.display(description="systems")
     def system_names(self, obj: Group) -> str:
-        return ", ".join(system.name for system in obj.systems.all())
+        return self.relation_names(obj)
 
     @admin.display(description="systems")
     def system_ids(self, obj: Group) -> str:
         """Shown in place of the form field of that name to staff who may only view."""
-        return self.system_names(obj)
+        return self.relation_names(obj)
