@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
@@ -15,6 +16,8 @@ from checkstack.automation import (
     register_trigger,
 )
 from checkstack.errors import NotFound
+
+from .services import update_system_metadata
 
 
 class SystemEventPayload(BaseModel):
@@ -56,11 +59,18 @@ GROUP_TRIGGERS = (
     ("catalog.group.updated", "Group updated", "A catalog group or its members changed."),
     ("catalog.group.deleted", "Group deleted", "A catalog group was deleted."),
 )
+# Each kind's triggers, their payload and the payload field that names the entity.
+TRIGGER_KINDS = (
+    (SYSTEM_TRIGGERS, SystemEventPayload, "systemId"),
+    (GROUP_TRIGGERS, GroupEventPayload, "groupId"),
+)
+
+
+def _payload_field(field: str) -> Callable[[Mapping[str, Any]], str | None]:
+    return lambda payload: payload.get(field)
 
 
 def run_update_metadata(ctx: ActionContext, config: UpdateMetadataConfig) -> ActionResult:
-    from .services import update_system_metadata
-
     try:
         system = update_system_metadata(
             config.system_id, config.metadata, mode=config.mode, actor=ctx.actor, run_id=ctx.run_id
@@ -73,24 +83,16 @@ def run_update_metadata(ctx: ActionContext, config: UpdateMetadataConfig) -> Act
 
 
 def register() -> None:
-    for trigger_id, name, description in SYSTEM_TRIGGERS:
-        register_trigger(
-            trigger_id,
-            name,
-            description,
-            "Catalog",
-            SystemEventPayload,
-            context_key=lambda payload: payload.get("systemId"),
-        )
-    for trigger_id, name, description in GROUP_TRIGGERS:
-        register_trigger(
-            trigger_id,
-            name,
-            description,
-            "Catalog",
-            GroupEventPayload,
-            context_key=lambda payload: payload.get("groupId"),
-        )
+    for triggers, payload_schema, id_field in TRIGGER_KINDS:
+        for trigger_id, name, description in triggers:
+            register_trigger(
+                trigger_id,
+                name,
+                description,
+                "Catalog",
+                payload_schema,
+                context_key=_payload_field(id_field),
+            )
     register_artifact_type(
         "catalog.system_record", "System record", "A catalog system's id and name.", SystemRecord
     )

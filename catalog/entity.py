@@ -86,12 +86,17 @@ def lock_existing_systems(ids: list[str]) -> set[str]:
     return set(System.objects.filter(pk__in=ids).values_list("pk", flat=True))
 
 
-def derive_system_events(change: EntityChange) -> list[str]:
+def _lifecycle_event(prefix: str, change: EntityChange) -> list[str]:
+    """``<prefix>.created``, ``.deleted`` or ``.updated``: which side of the change is empty."""
     if change.prev is None:
-        return ["catalog.created"]
+        return [f"{prefix}.created"]
     if change.next is None:
-        return ["catalog.deleted"]
-    return ["catalog.updated"]
+        return [f"{prefix}.deleted"]
+    return [f"{prefix}.updated"]
+
+
+def derive_system_events(change: EntityChange) -> list[str]:
+    return _lifecycle_event("catalog", change)
 
 
 def system_payload(change: EntityChange) -> dict[str, Any]:
@@ -105,11 +110,7 @@ def system_payload(change: EntityChange) -> dict[str, Any]:
 
 
 def derive_group_events(change: EntityChange) -> list[str]:
-    if change.prev is None:
-        return ["catalog.group.created"]
-    if change.next is None:
-        return ["catalog.group.deleted"]
-    return ["catalog.group.updated"]
+    return _lifecycle_event("catalog.group", change)
 
 
 def group_payload(change: EntityChange) -> dict[str, Any]:
