@@ -1,11 +1,9 @@
-"""Helpers shared by the benchmark commands (``bench_entities``, ``bench_api``,
-``bench_delivery``, ``bench_webhooks``): percentiles, the django-q2 ORM queue, and a real
-``manage.py qcluster`` on the database this process uses."""
+"""A real ``manage.py qcluster`` on the database this process uses, for the benchmarks that
+measure delivery through it (``bench_delivery``, ``bench_webhooks``)."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import subprocess
@@ -22,67 +20,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 POLL = 0.05  # seconds between two checks of ``wait_until``
+START_TIMEOUT = 60.0  # seconds a new cluster may take to run its first task
 
 
-def percentile(sorted_ns: list[int], pct: float) -> float:
-    """Nearest-rank percentile of sorted nanosecond samples, in milliseconds."""
-    rank = max(1, math.ceil(pct / 100 * len(sorted_ns)))
-    return sorted_ns[rank - 1] / 1e6
-
-
-def latency_summary(seconds: list[float]) -> dict[str, Any]:
-    """n, p50/p99/min/max/mean in milliseconds of latencies given in seconds."""
-    ordered = sorted(round(s * 1e9) for s in seconds)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(percentile(ordered, 50), 2),
-        "p99_ms": round(percentile(ordered, 99), 2),
-        "min_ms": round(ordered[0] / 1e6, 2),
-        "max_ms": round(ordered[-1] / 1e6, 2),
-        "mean_ms": round(sum(ordered) / len(ordered) / 1e6, 2),
-    }
-
-
-def orm_queue() -> Any:
-    """django-q2's ORM queue model, or None when its table does not exist."""
-    try:
-        from django_q.models import OrmQ
-    except ImportError:  # django-q2 not installed
-        return None
-    if OrmQ._meta.db_table not in connection.introspection.table_names():
-        return None
-    return OrmQ
-
-
-def last_queued_task_id() -> int:
-    """Highest django-q2 ORM queue id now (0 if there is no ORM queue table)."""
-    queue = orm_queue()
-    if queue is None:
-        return 0
-    return queue.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-
-def purge_queued_tasks(args: set[str], after_id: int) -> int:
-    """Delete queued django-q2 tasks (ORM broker) whose argument is one of ``args``.
-
-    Tasks a running cluster took already find no row and do nothing; other brokers keep
-    theirs until a worker runs them, with the same effect.
-    """
-    queue = orm_queue()
-    if queue is None or not args:
-        return 0
-    ours = [
-        row.pk
-        for row in queue.objects.filter(pk__gt=after_id).only("pk", "payload")
-        if {str(arg) for arg in row.task.get("args") or ()} & args
-    ]
-    return queue.objects.filter(pk__in=ours).delete()[0] if ours else 0
-
-
-# -- a real cluster ---------------------------------------------------------------------------
-
-
-def database_url(command: str = "bench_delivery") -> str:
+def database_url(command: str) -> str:
     """A ``DATABASE_URL`` for the database this process uses (the test database under pytest)."""
     db = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -115,7 +56,7 @@ class Cluster:
         self,
         *,
         workers: int,
-        command: str = "bench_delivery",
+        command: str,
         environment: Mapping[str, str] | None = None,
     ) -> None:
         self.log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
@@ -173,7 +114,13 @@ def wait_until(condition: Callable[[], bool], timeout: float, cluster: Cluster, 
         time.sleep(POLL)
 
 
-def cleanup_line(counts: dict[str, int], *, extra: str = "") -> str:
-    """The report's last line: what the benchmark deleted behind itself."""
-    deleted = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
-    return f"Benchmark cleanup: {deleted} deleted{extra}."
+def cluster_facts(workers: int) -> dict[str, Any]:
+    """The cluster's settings that move the figures (django-q2's, as this process reads them)."""
+    from django_q.conf import Conf
+
+    return {
+        "workers": workers,
+        "poll_s": Conf.POLL,
+        "bulk": Conf.BULK,
+        "save_limit": Conf.SAVE_LIMIT,
+    }

@@ -49,7 +49,7 @@ def test_bench_api_measures_every_request_and_leaves_nothing_behind(
     results = run_bench(resolved_share=0.0)
 
     for key in MEASURED:
-        assert results[key]["samples"] == 4
+        assert results[key]["n"] == 4
         assert 0 < results[key]["p50_ms"] <= results[key]["p99_ms"]
         assert results[key]["queries"] > 0
     assert results["create_resolve"]["queries"] == (
@@ -90,6 +90,30 @@ def test_bench_api_prints_a_report(systems: list[str]) -> None:
     assert "POST /api/incidents/{id}/resolve/" in report
     assert "list p50 / raw p50 =" in report
     assert not Incident.objects.filter(title__startswith="Bench").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_api_prints_the_report_with_markdown_tables(systems: list[str]) -> None:
+    out = io.StringIO()
+
+    call_command(
+        "bench_api",
+        incidents=4,
+        systems_per_incident=1,
+        systems=2,
+        iterations=1,
+        warmup=0,
+        detail_incidents=1,
+        resolved_share=0.0,
+        markdown=True,
+        stdout=out,
+    )
+
+    lines = out.getvalue().splitlines()
+    assert "| request | p50 ms | p99 ms | queries |" in lines
+    assert "|:---|---:|---:|---:|" in lines
+    assert any(line.startswith("| GET /api/incidents/?page_size=50 | ") for line in lines)
+    assert any(line.startswith("Benchmark cleanup: ") for line in lines)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,10 +15,11 @@ from django.core.management import call_command
 from django.db import connection
 from django_q.models import OrmQ, Task
 
+from bench.cluster import database_url
+from bench.management.commands import bench_delivery
 from catalog.models import System
 from catalog.services import create_system
 from checkstack.dburl import parse_database_url
-from bench.management.commands import bench_delivery
 from checkstack.entities.models import (
     Change,
     Delivery,
@@ -47,7 +48,7 @@ def bench_rows_left() -> dict[str, int]:
 
 
 def test_the_cluster_gets_a_database_url_of_the_test_database() -> None:
-    parsed = parse_database_url(bench_delivery.database_url())
+    parsed = parse_database_url(database_url("bench_delivery"))
 
     for key in ("NAME", "USER", "HOST", "PORT"):
         assert str(parsed[key]) == str(connection.settings_dict[key] or ""), key

@@ -12,10 +12,10 @@ from django.db import connection
 from django_q.models import OrmQ
 from pydantic import BaseModel
 
+from bench.management.commands import bench_entities
 from checkstack.automation import registry as automation_registry
 from checkstack.entities import define_entity
 from checkstack.entities import registry as entity_registry
-from bench.management.commands import bench_entities
 from checkstack.entities.models import Change, EntitySequence, Transition, TriggerEvent
 from checkstack.errors import RegistrationError
 from tests.testapp.entity import create_widget
@@ -57,7 +57,7 @@ def test_bench_entities_measures_both_writes_and_leaves_nothing_behind(widgets: 
     assert results["database"]["vendor"] == connection.vendor
     for key in ("plain", "entity", "entity_without_enqueue", "statements_only"):
         measurement = results[key]
-        assert measurement["iterations"] == 20
+        assert measurement["n"] == 20
         assert measurement["ops_per_s"] > 0
         assert 0 < measurement["p50_ms"] <= measurement["p99_ms"] <= measurement["max_ms"]
     plain, entity = results["plain"], results["entity"]

@@ -51,7 +51,7 @@ def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behi
     assert [size["incidents"] for size in results["sizes"]] == [20, 50]
     for size in results["sizes"]:
         for name in READS:
-            assert size[name]["samples"] == 3
+            assert size[name]["n"] == 3
             assert 0 < size[name]["p50_ms"] <= size[name]["p99_ms"]
             assert size[name]["queries"] > 0
             assert 0 < size[name]["sql_share"] < 1

@@ -16,8 +16,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django_q.models import OrmQ, Task
 
-from catalog.models import System
 from bench.management.commands import bench_webhooks
+from bench.report import render_text
+from catalog.models import System
 from checkstack.automation.models import (
     Automation,
     AutomationRun,
@@ -110,7 +111,7 @@ def test_bench_webhooks_measures_api_to_webhook_latency_and_leaves_nothing_behin
 
     assert row_counts() == before
     assert_kept(kept)
-    assert "API call -> webhook POST received" in bench_webhooks.format_report(results)
+    assert "API call -> webhook POST received" in render_text(bench_webhooks.report_of(results))
 
 
 class DeadCluster:

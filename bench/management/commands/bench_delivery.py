@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,28 +30,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
-from bench.cluster import (
-    Cluster,
-    cleanup_line,
-    last_queued_task_id,
-    latency_summary,
-    purge_queued_tasks,
-    wait_until,
-)
-from bench.cluster import (
-    database_url as database_url,  # re-exported: the cluster's DATABASE_URL
-)
-from checkstack.entities.models import (
-    Change,
-    Delivery,
-    DeliveryStatus,
-    EntitySequence,
-    Transition,
-    TriggerEvent,
-)
+from bench import report
+from bench.change_log import Entities, delete_change_log, outbox_jobs
+from bench.cluster import Cluster, cluster_facts, wait_until
+from bench.facts import database_facts, machine_facts
+from bench.queue import delete_task_results, last_queued_task_id, purge_queued_tasks
+from bench.stats import from_seconds, latency_summary, rate
+from checkstack.entities.models import Delivery, DeliveryStatus, TriggerEvent
 
-from .bench_entities import database_facts, machine_facts
-
+COMMAND = "bench_delivery"
 RECORD_TASK = "bench.management.commands.bench_delivery.record_start"
 BENCH_TABLE = "checkstack_bench_delivery_start"
 SYSTEM_KIND = "catalog-system"
@@ -60,7 +46,6 @@ SYSTEM_PREFIX = "bench-delivery-"
 CLEANUP_GROUP = "incident-system-cleanup"
 WORKERS = 2
 WARMUP = 10
-CLUSTER_START_TIMEOUT = 60.0
 # The issue's targets: entity p50 / raw p50 at most, entity deliveries/s / raw tasks/s at least.
 TARGET_LATENCY_RATIO = 1.2
 TARGET_THROUGHPUT_RATIO = 1.0
@@ -145,7 +130,7 @@ class Run:
             sent[key] = self.send(key)
             time.sleep(pause)
         started = self.wait_for_starts(self.prefix("lat"), n, cluster)
-        return latency_summary([started[k] - t0 for k, t0 in sent.items()])
+        return latency_summary(from_seconds(started[k] - t0 for k, t0 in sent.items()), digits=2)
 
     def raw_throughput(self, n: int, cluster: Cluster) -> dict[str, Any]:
         first = time.time()
@@ -215,7 +200,7 @@ class Run:
             ids.append(self.create_timed(committed))
             time.sleep(pause)
         handled = self.handled(ids, cluster)
-        return latency_summary([handled[i] - committed[i] for i in ids])
+        return latency_summary(from_seconds(handled[i] - committed[i] for i in ids), digits=2)
 
     def entity_throughput(self, n: int, cluster: Cluster) -> dict[str, Any]:
         from catalog.services import create_system
@@ -283,32 +268,16 @@ class Run:
 
 def purge_bench_rows(queued_after: int = 0, task_keys: set[str] | None = None) -> dict[str, int]:
     """Benchmark cleanup: delete every row the bench systems made, directly (no new changes)."""
-    from django_q.models import Task
-
     from catalog.models import System
 
-    task_keys = task_keys or set()
-    ours = {"kind": SYSTEM_KIND, "entity_id__startswith": SYSTEM_PREFIX}
-    deliveries = Delivery.objects.filter(**ours)
-    events = TriggerEvent.objects.filter(
-        change__kind=SYSTEM_KIND, change__entity_id__startswith=SYSTEM_PREFIX
-    )
-    delivery_ids = {str(pk) for pk in deliveries.values_list("pk", flat=True)}
-    event_ids = {str(pk) for pk in events.values_list("pk", flat=True)}
-    queued = purge_queued_tasks(delivery_ids | event_ids | task_keys, queued_after)
-    counts = {"queued_tasks": queued}
-    names = [f"bench-delivery:{key}" for key in task_keys]
-    names += [f"deliver:{pk}" for pk in delivery_ids]
-    names += [f"dispatch_trigger_event:{pk}" for pk in event_ids]
-    results = Task.objects.filter(func=RECORD_TASK).delete()[0]
-    for start in range(0, len(names), 500):
-        results += Task.objects.filter(name__in=names[start : start + 500]).delete()[0]
-    counts["task_results"] = results
-    counts["trigger_events"] = events.delete()[0]
-    counts["deliveries"] = deliveries.delete()[0]
-    counts["transitions"] = Transition.objects.filter(**ours).delete()[0]
-    counts["changes"] = Change.objects.filter(**ours).delete()[0]
-    counts["sequences"] = EntitySequence.objects.filter(**ours).delete()[0]
+    entities = [Entities(SYSTEM_KIND, prefix=SYSTEM_PREFIX)]
+    outbox = outbox_jobs(entities)
+    recorded = {(RECORD_TASK, key) for key in task_keys or ()}
+    counts = {
+        "queued_tasks": purge_queued_tasks(outbox | recorded, queued_after),
+        "task_results": delete_task_results(outbox, funcs=[RECORD_TASK]),
+    }
+    counts.update(delete_change_log(entities))
     counts["systems"] = System.objects.filter(id__startswith=SYSTEM_PREFIX).delete()[0]
     return counts
 
@@ -325,18 +294,18 @@ def throughput_summary(
     backlog = [t for t in done if t > enqueued]
     return {
         "n": n,
-        f"{unit}_per_s": round(n / (last - first), 1),
+        f"{unit}_per_s": rate(n, last - first),
         "seconds": round(last - first, 3),
-        "producer_per_s": round(n / (enqueued - first), 1),
+        "producer_per_s": rate(n, enqueued - first),
         "backlog_after_producer": len(backlog),
-        "drain_per_s": round(len(backlog) / (last - enqueued), 1) if len(backlog) > 1 else None,
+        "drain_per_s": rate(len(backlog), last - enqueued) if len(backlog) > 1 else None,
     }
 
 
 def backlog_summary(n: int, enqueued: float, done: list[float], unit: str) -> dict[str, Any]:
     """Rate from the moment the whole backlog was enqueued to the last start."""
     seconds = max(done) - enqueued
-    return {"n": n, f"{unit}_per_s": round(n / seconds, 1), "seconds": round(seconds, 3)}
+    return {"n": n, f"{unit}_per_s": rate(n, seconds), "seconds": round(seconds, 3)}
 
 
 @contextlib.contextmanager
@@ -357,7 +326,7 @@ def run_benchmark(
     cluster: Cluster | None = None
     try:
         with enqueue_on():
-            cluster = Cluster(workers=WORKERS)
+            cluster = Cluster(workers=WORKERS, command=COMMAND)
             run.warm_up(cluster)
             raw = {
                 "latency": run.raw_latency(latency_n, pause, cluster),
@@ -388,8 +357,6 @@ def summarize(
     throughput_n: int,
     pause: float,
 ) -> dict[str, Any]:
-    from django_q.conf import Conf
-
     latency_ratio = round(entity["latency"]["p50_ms"] / raw["latency"]["p50_ms"], 2)
     # Sustained rates: the same cluster draining the same size of backlog, enqueued at once on
     # both sides (with a producer, the entity side is capped by create_system's own rate).
@@ -399,12 +366,7 @@ def summarize(
     return {
         "database": database_facts(),
         "machine": machine_facts(),
-        "cluster": {
-            "workers": WORKERS,
-            "poll_s": Conf.POLL,
-            "bulk": Conf.BULK,
-            "save_limit": Conf.SAVE_LIMIT,
-        },
+        "cluster": cluster_facts(WORKERS),
         "run": {
             "latency_n": latency_n,
             "throughput_n": throughput_n,
@@ -425,7 +387,7 @@ def summarize(
     }
 
 
-def format_report(results: dict[str, Any]) -> str:
+def report_of(results: dict[str, Any]) -> list[report.Block]:
     db, machine, run, cluster = (
         results["database"],
         results["machine"],
@@ -442,7 +404,32 @@ def format_report(results: dict[str, Any]) -> str:
     def verdict(met: bool) -> str:
         return "MET" if met else "MISSED"
 
-    lines = [
+    table = report.Table(
+        [
+            report.Column("", left=True),
+            report.Column("p50 ms", ".1f"),
+            report.Column("p99 ms", ".1f"),
+            report.Column("max ms", ".1f"),
+            report.Column("per s", ".1f"),
+            report.Column("sent/s", ".1f"),
+            report.Column("drain/s", ".1f"),
+        ]
+    )
+    for label, part, unit in (
+        ("raw django-q2 (enqueue->execute)", raw, "tasks_per_s"),
+        ("entity (COMMIT->handler start)", entity, "deliveries_per_s"),
+    ):
+        lat, tp = part["latency"], part["throughput"]
+        table.add(
+            label,
+            lat["p50_ms"],
+            lat["p99_ms"],
+            lat["max_ms"],
+            tp[unit],
+            tp["producer_per_s"],
+            tp["drain_per_s"],
+        )
+    return [
         f"bench_delivery on {db['vendor']} {db['version']}, broker: {db['broker']}",
         f"qcluster: {cluster['workers']} workers, poll {cluster['poll_s']} s, "
         f"bulk {cluster['bulk']}, save_limit {cluster['save_limit']}",
@@ -450,19 +437,7 @@ def format_report(results: dict[str, Any]) -> str:
         f"latency: {run['latency_n']} sent one at a time, {run['pause_ms']} ms apart; "
         f"throughput: {run['throughput_n']} sent as fast as possible",
         "",
-        f"{'':34}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'per s':>9}{'sent/s':>9}{'drain/s':>9}",
-    ]
-    for label, part, unit in (
-        ("raw django-q2 (enqueue->execute)", raw, "tasks_per_s"),
-        ("entity (COMMIT->handler start)", entity, "deliveries_per_s"),
-    ):
-        lat, tp = part["latency"], part["throughput"]
-        lines.append(
-            f"{label:34}{lat['p50_ms']:>9.1f}{lat['p99_ms']:>9.1f}{lat['max_ms']:>9.1f}"
-            f"{tp[unit]:>9.1f}{tp['producer_per_s']:>9.1f}"
-            f"{tp['drain_per_s'] if tp['drain_per_s'] is not None else '-':>9}"
-        )
-    lines += [
+        table,
         "per s: n / (first send -> last start); sent/s: the producer; drain/s: starts after the "
         "producer finished / the time they took (the cluster's own rate under a backlog)",
         "",
@@ -473,11 +448,9 @@ def format_report(results: dict[str, Any]) -> str:
         f"entity p50 / raw p50: {ratio['latency_p50']:.2f}x (target <= "
         f"{target['latency_p50_max']}x) -> {verdict(target['latency_met'])}",
         f"sustained entity deliveries/s / raw tasks/s (backlog): {ratio['throughput']:.2f}x "
-        f"(target >= "
-        f"{target['throughput_min']}x) -> {verdict(target['throughput_met'])}",
-        cleanup_line(results["cleanup"], extra=", bench table dropped"),
+        f"(target >= {target['throughput_min']}x) -> {verdict(target['throughput_met'])}",
+        report.cleanup_line(results["cleanup"], extra=", bench table dropped"),
     ]
-    return "\n".join(lines)
 
 
 class Command(BaseCommand):
@@ -498,7 +471,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout", type=float, default=300.0, help="Seconds to wait for each phase."
         )
-        parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+        report.add_output_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["latency_n"] < 1 or options["throughput_n"] < 1 or options["pause_ms"] < 0:
@@ -509,7 +482,4 @@ class Command(BaseCommand):
             pause=options["pause_ms"] / 1000,
             timeout=options["timeout"],
         )
-        if options["json"]:
-            self.stdout.write(json.dumps(results, indent=2))
-        else:
-            self.stdout.write(format_report(results))
+        report.write(self.stdout, results, report_of, options)

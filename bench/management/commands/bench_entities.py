@@ -18,16 +18,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
-import json
-import os
-import platform
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import django
 from django.apps.registry import Apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
@@ -35,24 +30,16 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from pydantic import BaseModel, Field
 
+from bench import report
+from bench.change_log import Entities, delete_change_log, outbox_jobs
+from bench.facts import database_facts, machine_facts
+from bench.queue import last_queued_task_id, purge_queued_tasks
+from bench.stats import latency_summary, ops_per_second
 from checkstack.automation import registry as automation_registry
+from checkstack.entities import EntityChange, EntityHandle, define_entity
 from checkstack.entities import registry as entity_registry
-from bench.cluster import (
-    last_queued_task_id,
-    percentile,
-    purge_queued_tasks,
-)
-from checkstack.entities.conf import app_settings
-from checkstack.entities.handle import EntityHandle, define_entity
-from checkstack.entities.models import (
-    Change,
-    Delivery,
-    EntitySequence,
-    Transition,
-    TriggerEvent,
-)
+from checkstack.entities.models import Change, TriggerEvent
 from checkstack.entities.sql import LinkedRowsRead, execute
-from checkstack.entities.types import EntityChange
 
 KIND = "bench-item"
 TRIGGER = "bench.item.updated"
@@ -448,10 +435,6 @@ class Measurement:
     hidden: list[str] = dataclasses.field(default_factory=list)
     breakdown: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    @property
-    def ops_per_s(self) -> float:
-        return len(self.samples_ns) / (sum(self.samples_ns) / 1e9)
-
     def run(self, start: int, count: int, into: list[int] | None = None) -> None:
         """Writes ``start`` .. ``start + count - 1``, each timed into ``into`` (the samples)."""
         samples = self.samples_ns if into is None else into
@@ -501,15 +484,10 @@ class Measurement:
         }
 
     def as_dict(self) -> dict[str, Any]:
-        ordered = sorted(self.samples_ns)
         return {
             "label": self.label,
-            "iterations": len(ordered),
-            "ops_per_s": round(self.ops_per_s, 1),
-            "mean_ms": round(sum(ordered) / len(ordered) / 1e6, 4),
-            "p50_ms": round(percentile(ordered, 50), 4),
-            "p99_ms": round(percentile(ordered, 99), 4),
-            "max_ms": round(ordered[-1] / 1e6, 4),
+            **latency_summary(self.samples_ns, digits=4),
+            "ops_per_s": round(ops_per_second(self.samples_ns), 1),
             "statements": len(self.statements),
             "hidden_round_trips": list(self.hidden),
             "round_trips": len(self.statements) + len(self.hidden),
@@ -540,92 +518,6 @@ def hidden_round_trips(statements: list[str], clock: DriverClock) -> list[str]:
     return hidden
 
 
-# -- database and machine facts --------------------------------------------------------------
-
-
-def database_facts() -> dict[str, Any]:
-    facts: dict[str, Any] = {
-        "vendor": connection.vendor,
-        "django": django.get_version(),
-        "conn_max_age": connection.settings_dict.get("CONN_MAX_AGE"),
-        "conn_health_checks": connection.settings_dict.get("CONN_HEALTH_CHECKS"),
-    }
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT current_setting('server_version'), current_setting('synchronous_commit'), "
-                "current_setting('fsync'), current_setting('shared_buffers'), "
-                "coalesce(inet_server_addr()::text, 'unix socket')"
-            )
-            version, synchronous_commit, fsync, shared_buffers, address = cursor.fetchone()
-            facts["version"] = version
-            facts["settings"] = {
-                "synchronous_commit": synchronous_commit,
-                "fsync": fsync,
-                "shared_buffers": shared_buffers,
-                "server": address,
-            }
-            try:
-                import psycopg
-
-                facts["driver"] = f"psycopg {psycopg.__version__}"
-            except ImportError:
-                facts["driver"] = "psycopg2"
-        elif connection.vendor == "sqlite":
-            cursor.execute("PRAGMA journal_mode")
-            (journal_mode,) = cursor.fetchone()
-            cursor.execute("PRAGMA synchronous")
-            (synchronous,) = cursor.fetchone()
-            facts["version"] = sqlite3.sqlite_version
-            facts["settings"] = {
-                "journal_mode": journal_mode,
-                "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
-                    synchronous, synchronous
-                ),
-                "transaction_mode": connection.settings_dict.get("OPTIONS", {}).get(
-                    "transaction_mode"
-                ),
-                "background_checkpoints": app_settings.SQLITE_BACKGROUND_CHECKPOINTS,
-            }
-        else:
-            facts["version"] = "unknown"
-            facts["settings"] = {}
-    facts["broker"] = broker_name()
-    return facts
-
-
-def broker_name() -> str:
-    try:
-        from django_q.conf import Conf
-    except ImportError:
-        return "none"
-    if Conf.ORM:
-        return f"django-q2 ORM ({Conf.ORM})"
-    return "django-q2 (non-ORM)"
-
-
-def machine_facts() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    affinity = getattr(os, "sched_getaffinity", None)
-    return {
-        "cpus": len(affinity(0)) if affinity else os.cpu_count(),
-        "cpu_model": cpu,
-        "load_average": [round(x, 2) for x in os.getloadavg()]
-        if hasattr(os, "getloadavg")
-        else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
 # -- setup and cleanup -----------------------------------------------------------------------
 
 
@@ -649,21 +541,9 @@ def purge_bench_rows(
 ) -> dict[str, int]:
     """Delete every log, outbox and queue row of the bench kind (of ``entity_ids`` only, when
     given); returns how many of each."""
-    ours: dict[str, Any] = {} if entity_ids is None else {"entity_id__in": entity_ids}
-    changes = {f"change__{k}": v for k, v in ours.items()}
-    event_ids = {
-        str(pk)
-        for pk in TriggerEvent.objects.filter(change__kind=KIND, **changes).values_list(
-            "pk", flat=True
-        )
-    }
-    counts = {"queued_tasks": purge_queued_tasks(event_ids, queued_after)}
-    counts["trigger_events"] = TriggerEvent.objects.filter(change__kind=KIND, **changes).delete()[0]
-    counts["deliveries"] = Delivery.objects.filter(kind=KIND, **ours).delete()[0]
-    counts["transitions"] = Transition.objects.filter(kind=KIND, **ours).delete()[0]
-    counts["changes"] = Change.objects.filter(kind=KIND, **ours).delete()[0]
-    counts["sequences"] = EntitySequence.objects.filter(kind=KIND, **ours).delete()[0]
-    return counts
+    entities = [Entities(KIND, ids=entity_ids)]
+    queued = purge_queued_tasks(outbox_jobs(entities), queued_after)
+    return {"queued_tasks": queued, **delete_change_log(entities)}
 
 
 def seed_items(prefix: str, count: int) -> list[str]:
@@ -704,7 +584,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--items", type=int, default=50, help="Rows the writes go to, round-robin."
         )
-        parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+        report.add_output_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         iterations, warmup, items = options["iterations"], options["warmup"], options["items"]
@@ -713,10 +593,7 @@ class Command(BaseCommand):
         if connection.in_atomic_block:
             raise CommandError("bench_entities measures autocommit writes: run it outside atomic()")
         results = run_benchmark(iterations=iterations, warmup=warmup, items=items)
-        if options["json"]:
-            self.stdout.write(json.dumps(results, indent=2))
-        else:
-            self.stdout.write(format_report(results))
+        report.write(self.stdout, results, report_of, options)
 
 
 def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]:
@@ -827,31 +704,33 @@ def summarize(
 MEASUREMENTS = ("plain", "entity", "entity_without_enqueue", "statements_only")
 
 
-def _lines(results: dict[str, Any]) -> Iterator[str]:
+def report_of(results: dict[str, Any]) -> list[report.Block]:
     db, machine, run = results["database"], results["machine"], results["run"]
     settings = ", ".join(f"{k}={v}" for k, v in db["settings"].items())
-    yield f"bench_entities on {db['vendor']} {db['version']} ({settings})"
-    yield (
+    blocks: list[report.Block] = [
+        f"bench_entities on {db['vendor']} {db['version']} ({settings})",
         f"Django {db['django']}{', ' + db['driver'] if db.get('driver') else ''}, "
         f"CONN_MAX_AGE={db['conn_max_age']}, CONN_HEALTH_CHECKS={db['conn_health_checks']}, "
-        f"broker: {db['broker']}"
-    )
-    yield (
+        f"broker: {db['broker']}",
         f"Python {machine['python']}, {machine['cpus']} CPUs: {machine['cpu_model']}, "
-        f"load average {machine['load_average']}"
-    )
-    yield (
+        f"load average {machine['load_average']}",
         f"{run['iterations']} measured writes of each kind after {run['warmup']} warm-up writes, "
-        f"round-robin over {run['items']} rows each, kinds alternating in blocks of {run['block']}"
+        f"round-robin over {run['items']} rows each, kinds alternating in blocks of {run['block']}",
+        "",
+    ]
+    writes = report.Table(
+        [
+            report.Column("", left=True),
+            report.Column("ops/s", ",.0f"),
+            report.Column("p50 ms", ".3f"),
+            report.Column("p99 ms", ".3f"),
+            report.Column("max ms", ".3f"),
+        ]
     )
-    yield ""
-    yield f"{'':40}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
     for key in MEASUREMENTS:
         m = results[key]
-        yield (
-            f"{m['label']:40}{m['ops_per_s']:>9,.0f}{m['p50_ms']:>9.3f}"
-            f"{m['p99_ms']:>9.3f}{m['max_ms']:>9.3f}"
-        )
+        writes.add(m["label"], m["ops_per_s"], m["p50_ms"], m["p99_ms"], m["max_ms"])
+    blocks.append(writes)
     target = results["target"]
     for name, key in (
         ("b/a", "ratio"),
@@ -859,50 +738,63 @@ def _lines(results: dict[str, Any]) -> Iterator[str]:
         ("d/a", "ratio_statements_only"),
     ):
         ratio = results[key]
-        yield f"ratio {name}: {ratio['ops_per_s']:.2f}x by ops/s, {ratio['p50']:.2f}x by p50"
+        blocks.append(
+            f"ratio {name}: {ratio['ops_per_s']:.2f}x by ops/s, {ratio['p50']:.2f}x by p50"
+        )
     if target["max_ratio"] is not None:
         verdict = "met" if target["met"] else "MISSED"
-        yield f"target b/a on {db['vendor']}: at most {target['max_ratio']:.0f}x -> {verdict}"
+        blocks.append(
+            f"target b/a on {db['vendor']}: at most {target['max_ratio']:.0f}x -> {verdict}"
+        )
         if not target["within_statements_only"]:
-            yield (
+            blocks.append(
                 "  the write's statements alone, (d), already cost more than the target: "
                 "no entity-layer Python can meet it with these statements"
             )
-    yield ""
-    yield "Round trips per write (statements captured on one more write, in order):"
+    blocks += ["", "Round trips per write (statements captured on one more write, in order):"]
     for key in MEASUREMENTS:
         m = results[key]
         hidden = "".join(f" + {part}" for part in m["hidden_round_trips"])
-        yield f"  {m['label']}: {m['statements']} captured{hidden} = {m['round_trips']}"
+        blocks.append(f"  {m['label']}: {m['statements']} captured{hidden} = {m['round_trips']}")
+        statements = report.Table(
+            [report.Column("#"), report.Column("statement", left=True)], indent=4
+        )
         for n, sql in enumerate(m["sql"], 1):
-            yield f"    {n:2}. {describe_sql(sql)}"
-    yield ""
-    yield (
+            statements.add(n, describe_sql(sql))
+        blocks.append(statements)
+    blocks += [
+        "",
         f"Where the time goes (means over {run['profiled_writes']} more writes; driver calls "
-        "timed one by one, the rest is Python):"
-    )
+        "timed one by one, the rest is Python):",
+    ]
     for key in MEASUREMENTS:
         m, breakdown = results[key], results[key]["breakdown"]
-        yield (
+        blocks.append(
             f"  {m['label']}: {breakdown['total_ms']:.3f} ms, of which after-commit hooks "
             f"{breakdown['after_commit_hooks_ms']:.3f} ms"
         )
+        parts = report.Table(
+            [
+                report.Column("part", left=True),
+                report.Column("per write", ".2f"),
+                report.Column("mean ms", ".3f"),
+                report.Column("share", ".1%"),
+            ],
+            indent=4,
+        )
         for row in breakdown["parts"]:
-            yield (
-                f"    {row['part']:44}{row['per_write']:>5.2f}x{row['mean_ms']:>9.3f} ms"
-                f"{row['share']:>8.1%}"
-            )
+            parts.add(row["part"], row["per_write"], row["mean_ms"], row["share"])
+        blocks.append(parts)
     if db["vendor"] == "postgresql":
-        yield "  (on PostgreSQL the first statement of a transaction carries the driver's BEGIN)"
-    yield ""
+        blocks.append(
+            "  (on PostgreSQL the first statement of a transaction carries the driver's BEGIN)"
+        )
+    blocks.append("")
     for key in MEASUREMENTS[1:]:
         m, logged = results[key], results[key]["logged"]
-        yield (
+        blocks.append(
             f"{m['label']}: {m['writes']} writes logged {logged['changes']} changes and "
             f"{logged['trigger_events']} {TRIGGER} events"
         )
-    yield "All deleted again, with their queued tasks and the bench tables."
-
-
-def format_report(results: dict[str, Any]) -> str:
-    return "\n".join(_lines(results))
+    blocks.append("All deleted again, with their queued tasks and the bench tables.")
+    return blocks

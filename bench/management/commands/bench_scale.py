@@ -1,7 +1,8 @@
 """``manage.py bench_scale``: incident API reads as the table grows, and writes per second.
 
-Reuses ``bench_api``'s benchmark setup (bulk-inserted incidents x systems with the change log a
-service create would have written), measurement helpers and cleanup.
+Uses ``bench_api``'s benchmark setup and cleanup (``bench.incident_data``: bulk-inserted
+incidents x systems with the change log a service create would have written) and its request
+helpers (``bench.api_requests``).
 
 1. **Reads by size.** For each of ``--sizes`` (default 1,000, 10,000, 100,000) the incidents are
    seeded *incrementally* up to that size (1k; +9k; +90k), the planner statistics refreshed, and
@@ -21,8 +22,9 @@ service create would have written), measurement helpers and cleanup.
    ORM, serialization, entity framework, ...), and (PostgreSQL) ``EXPLAIN (ANALYZE, BUFFERS)`` of
    every query of the list requests.
 
-Everything the run created is removed at the end, also after an error (``bench_api.purge``).
-Run it on a database of its own, e.g. ``DATABASE_URL=postgres://.../benchscale``.
+Everything the run created is removed at the end, also after an error
+(``bench.incident_data.purge``). Run it on a database of its own, e.g.
+``DATABASE_URL=postgres://.../benchscale``, with ``--settings=bench.settings``.
 """
 
 from __future__ import annotations
@@ -49,29 +51,26 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bench.cluster import last_queued_task_id
+from bench import report
+from bench.api_requests import LIST_PATH, expect, queries_of, token_client
+from bench.facts import database_facts, machine_facts
+from bench.incident_data import (
+    SEVERITIES,
+    BenchData,
+    analyze,
+    create_manager,
+    purge,
+    seed_incidents,
+    seed_systems,
+    seed_timelines,
+)
+from bench.queue import last_queued_task_id
+from bench.stats import latency_summary, rate, timed
 from checkstack.entities.conf import app_settings
 from checkstack.entities.models import Change
 from incidents import services
 from incidents.entity import KIND as INCIDENT_KIND
 from incidents.models import Incident
-
-from .bench_api import (
-    LIST_PATH,
-    SEVERITIES,
-    BenchData,
-    analyze,
-    create_manager,
-    database_info,
-    expect,
-    purge,
-    queries_of,
-    seed_incidents,
-    seed_systems,
-    seed_timelines,
-    summary,
-    timed,
-)
 
 STATUSES = ("investigating", "identified", "fixing", "monitoring", "resolved")
 SEED_CHUNK = 10_000  # incidents per bulk seeding call (bounded memory)
@@ -181,7 +180,7 @@ def measure_reads(
     for name in names:
         total = sum(samples[name])
         results[name] = {
-            **summary(samples[name]),
+            **latency_summary(samples[name]),
             "queries": queries[name],
             "sql_share": round(sql_ns[name] / total, 3) if total else 0.0,
         }
@@ -271,7 +270,7 @@ def mutation_loop(
         "errors": errors,
         "error_sample": error_sample,
         "elapsed_s": round(elapsed, 3),
-        "latency": summary(latencies) if latencies else None,
+        "latency": latency_summary(latencies) if latencies else None,
     }
 
 
@@ -333,7 +332,7 @@ def mutation_phase(
         "duration_s": params.duration,
         "writes": writes,
         "errors": sum(int(r["errors"]) for r in per_worker),
-        "mutations_per_s": round(writes / params.duration, 1),
+        "mutations_per_s": rate(writes, params.duration),
         "changes_written": changes,
         "changes_match_writes": changes == writes,
         "per_worker": per_worker,
@@ -461,8 +460,7 @@ def run_scale(params: ScaleParams) -> dict[str, Any]:
     try:
         seed_systems(data, params.systems, timezone.now())
         token, user = create_manager(data)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client = token_client(token)
         for size in params.sizes:
             seed_seconds = seed_up_to(data, rng, params, size)
             if not data.detail_ids:
@@ -482,49 +480,76 @@ def run_scale(params: ScaleParams) -> dict[str, Any]:
         connections.close_all()
         cleanup_ns, removed = timed(lambda: purge(data))
     results["cleanup"] = {"seconds": round(cleanup_ns / 1e9, 2), **removed}
-    results["database"] = database_info()
+    results["database"] = database_facts()
+    results["machine"] = machine_facts()
     results["enqueue"] = app_settings.ENQUEUE
-    results["cpus"] = os.cpu_count()
-    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
     results["parameters"] = dataclasses.asdict(params)
     return results
 
 
-def format_report(results: dict[str, Any]) -> str:
-    db = results["database"]
-    lines = [
-        f"bench_scale on {db['vendor']} {db['version']} ({db['name']}), {results['cpus']} CPUs, "
-        f"load {results['load_average']}",
-        "",
-        f"{'incidents':>9} {'request':<24} {'p50 ms':>8} {'p99 ms':>8} {'queries':>7} {'sql %':>6}",
-    ]
+def report_of(results: dict[str, Any]) -> list[report.Block]:
+    db, machine = results["database"], results["machine"]
+    reads = report.Table(
+        [
+            report.Column("incidents"),
+            report.Column("request", left=True),
+            report.Column("p50 ms", ".2f"),
+            report.Column("p99 ms", ".2f"),
+            report.Column("queries"),
+            report.Column("sql", ".1%"),
+        ]
+    )
     for size in results["sizes"]:
         for name in READS:
             row = size[name]
-            lines.append(
-                f"{size['incidents']:>9} {name:<24} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-                f"{row['queries']:>7} {100 * row['sql_share']:>6.1f}"
+            reads.add(
+                size["incidents"],
+                name,
+                row["p50_ms"],
+                row["p99_ms"],
+                row["queries"],
+                row["sql_share"],
             )
-    lines += ["", f"{'workers':>7} {'writes':>7} {'errors':>6} {'mut/s':>8} {'changes':>8} match"]
+    writes = report.Table(
+        [
+            report.Column("workers"),
+            report.Column("writes"),
+            report.Column("errors"),
+            report.Column("mut/s", ".1f"),
+            report.Column("changes"),
+            report.Column("match", left=True),
+        ]
+    )
     for phase in results["mutations"]:
-        lines.append(
-            f"{phase['workers']:>7} {phase['writes']:>7} {phase['errors']:>6} "
-            f"{phase['mutations_per_s']:>8.1f} {phase['changes_written']:>8} "
-            f"{phase['changes_match_writes']}"
+        writes.add(
+            phase["workers"],
+            phase["writes"],
+            phase["errors"],
+            phase["mutations_per_s"],
+            phase["changes_written"],
+            str(phase["changes_match_writes"]),
         )
+    blocks: list[report.Block] = [
+        f"bench_scale on {db['vendor']} {db['version']} ({db['name']}), {machine['cpus']} CPUs, "
+        f"load {machine['load_average']}",
+        "",
+        reads,
+        "",
+        writes,
+    ]
     for key in ("profile_list", "profile_mutations"):
         profile = results.get(key)
         if profile:
             shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in profile["layers"].items())
-            lines += ["", f"{key} (self time by layer): {shares}", *profile["top"]]
+            blocks += [
+                "",
+                f"{key} (self time by layer): {shares}",
+                report.Preformatted(profile["top"]),
+            ]
     for name, plan in results.get("explain", {}).items():
-        lines += ["", f"EXPLAIN {name}:", *plan]
-    lines += [
-        "",
-        "removed: "
-        + ", ".join(f"{k} {v}" for k, v in results["cleanup"].items() if k != "seconds"),
-    ]
-    return "\n".join(lines)
+        blocks += ["", f"EXPLAIN {name}:", report.Preformatted(plan)]
+    removed = {k: v for k, v in results["cleanup"].items() if k != "seconds"}
+    return [*blocks, "", report.cleanup_line(removed)]
 
 
 def int_list(value: str) -> tuple[int, ...]:
@@ -560,7 +585,7 @@ class Command(BaseCommand):
         parser.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
         parser.add_argument("--profile-seconds", type=float, default=defaults.profile_seconds)
         parser.add_argument("--seed", type=int, default=defaults.seed)
-        parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+        report.add_output_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         sizes = int_list(str(options["sizes"]))
@@ -586,8 +611,4 @@ class Command(BaseCommand):
             raise CommandError("--iterations >= 1, --warmup >= 0 and --duration > 0")
         if params.profile_requests < 1 or params.profile_seconds <= 0:
             raise CommandError("--profile-requests >= 1 and --profile-seconds > 0")
-        results = run_scale(params)
-        if options["json"]:
-            self.stdout.write(json.dumps(results, indent=2))
-        else:
-            self.stdout.write(format_report(results))
+        report.write(self.stdout, run_scale(params), report_of, options)

@@ -27,13 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -42,22 +37,16 @@ from django.db import connection
 from django.db.models import Q
 from django.test.utils import override_settings
 
-from bench.cluster import (
-    Cluster,
-    cleanup_line,
-    last_queued_task_id,
-    latency_summary,
-    purge_queued_tasks,
-    wait_until,
-)
-from .bench_entities import database_facts, machine_facts
-from checkstack.entities.models import (
-    Change,
-    Delivery,
-    EntitySequence,
-    Transition,
-    TriggerEvent,
-)
+from bench import report
+from bench.batches import chunks
+from bench.change_log import Entities, delete_change_log, outbox_jobs, trigger_event_ids
+from bench.cluster import START_TIMEOUT, Cluster, cluster_facts, wait_until
+from bench.facts import database_facts, machine_facts
+from bench.queue import delete_task_results, jobs, last_queued_task_id, purge_queued_tasks
+from bench.receiver import Receiver
+from bench.stats import from_seconds, latency_summary
+from checkstack.automation.tasks import RUN_TASK, WEBHOOK_TASK
+from checkstack.entities.models import TriggerEvent
 
 COMMAND = "bench_webhooks"
 PREFIX = "bench-webhooks-"
@@ -67,8 +56,6 @@ INCIDENT_KIND = "incident"
 SYSTEM_KIND = "catalog-system"
 WORKERS = 2
 WARMUP = 5
-CLUSTER_START_TIMEOUT = 60.0
-CHUNK = 500
 RESULT_WAIT = 10.0  # seconds to wait for the last run task result
 FINISHED = ("success", "failed", "cancelled", "skipped")
 HOP_LABELS = {
@@ -82,94 +69,6 @@ HOP_LABELS = {
     "run_task_enqueued_to_run_started": "  -> run started",
 }
 SPLIT_HOPS = ("event_dispatched_to_run_task_enqueued", "run_task_enqueued_to_run_started")
-
-
-# -- the receiver -----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Arrival:
-    perf: float  # time.perf_counter() when the request was read
-    wall: float  # time.time() at the same moment
-
-
-class Receiver:
-    """A local HTTP endpoint that notes when each POST arrived, by the incident in its body."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, Arrival] = {}
-        self.duplicates = 0
-        self.unmatched = 0
-        self._arrived = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="bench-webhooks-receiver", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def record(self, body: bytes, arrival: Arrival) -> None:
-        try:
-            incident_id = json.loads(body)["incident"]
-        except (ValueError, KeyError, TypeError):
-            incident_id = None
-        with self._arrived:
-            if not isinstance(incident_id, str):
-                self.unmatched += 1
-            elif incident_id in self.arrivals:
-                self.duplicates += 1
-            else:
-                self.arrivals[incident_id] = arrival
-            self._arrived.notify_all()
-
-    def wait_for(self, incident_id: str, timeout: float, cluster: Cluster) -> Arrival:
-        """The arrival of ``incident_id``'s POST, waiting up to ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while incident_id not in self.arrivals:
-                cluster.check_alive()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise CommandError(
-                        f"timed out after {timeout:.0f} s waiting for the webhook of incident "
-                        f"{incident_id}\nqcluster output:\n{cluster.output()}"
-                    )
-                self._arrived.wait(min(remaining, 0.5))
-            return self.arrivals[incident_id]
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.record(body, Arrival(perf=time.perf_counter(), wall=time.time()))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
 
 
 # -- one run ----------------------------------------------------------------------------------
@@ -293,7 +192,7 @@ class Run:
 
     def warm_up(self, receiver: Receiver, cluster: Cluster) -> None:
         """Until the cluster runs the automation; then a few more, not measured."""
-        self.one(receiver, cluster, max(self.timeout, CLUSTER_START_TIMEOUT))
+        self.one(receiver, cluster, max(self.timeout, START_TIMEOUT))
         for _ in range(WARMUP - 1):
             self.one(receiver, cluster, self.timeout)
 
@@ -304,17 +203,9 @@ class Run:
 # -- cleanup ----------------------------------------------------------------------------------
 
 
-def chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
-    items = list(items)
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
 def purge_bench_rows(prefix: str = PREFIX, queued_after: int = 0) -> dict[str, int]:
     """Benchmark cleanup: delete every row of the runs whose token starts with ``prefix``
     (the default: every run's, leftovers of a run that crashed), directly."""
-    from django_q.models import Task
-
     from catalog.models import System
     from checkstack.automation.models import Automation, AutomationRun, WebhookDelivery
     from incidents.models import Incident
@@ -324,38 +215,27 @@ def purge_bench_rows(prefix: str = PREFIX, queued_after: int = 0) -> dict[str, i
             Q(title__startswith=prefix) | Q(systems__system_id__startswith=prefix)
         ).values_list("pk", flat=True)
     )
-    mine = [Q(kind=SYSTEM_KIND, entity_id__startswith=prefix)]
-    mine += [Q(kind=INCIDENT_KIND, entity_id__in=part) for part in chunks(incident_ids)]
-    event_ids: set[uuid.UUID] = set()
-    delivery_ids: set[int] = set()
-    for q in mine:
-        changes = Change.objects.filter(q)
-        event_ids |= set(
-            TriggerEvent.objects.filter(change__in=changes).values_list("pk", flat=True)
-        )
-        delivery_ids |= set(Delivery.objects.filter(q).values_list("pk", flat=True))
+    entities = [Entities(SYSTEM_KIND, prefix=prefix), Entities(INCIDENT_KIND, ids=incident_ids)]
+    event_ids = trigger_event_ids(entities)
     automations = Automation.objects.filter(name__startswith=prefix)
-    run_ids: set[uuid.UUID] = set(
-        AutomationRun.objects.filter(automation__in=automations).values_list("pk", flat=True)
-    )
-    webhook_ids: set[int] = set()
+    run_ids = {
+        str(pk)
+        for pk in AutomationRun.objects.filter(automation__in=automations).values_list(
+            "pk", flat=True
+        )
+    }
+    webhook_ids: set[str] = set()
     for part in chunks(event_ids):
-        run_ids |= set(
-            AutomationRun.objects.filter(trigger_event_id__in=part).values_list("pk", flat=True)
-        )
-        webhook_ids |= set(
-            WebhookDelivery.objects.filter(trigger_event_id__in=part).values_list("pk", flat=True)
-        )
+        runs = AutomationRun.objects.filter(trigger_event_id__in=part)
+        run_ids |= {str(pk) for pk in runs.values_list("pk", flat=True)}
+        webhooks = WebhookDelivery.objects.filter(trigger_event_id__in=part)
+        webhook_ids |= {str(pk) for pk in webhooks.values_list("pk", flat=True)}
 
-    args = {str(pk) for ids in (event_ids, delivery_ids, run_ids, webhook_ids) for pk in ids}
-    counts = {"queued_tasks": purge_queued_tasks(args, queued_after)}
-    names = [f"dispatch_trigger_event:{pk}" for pk in event_ids]
-    names += [f"deliver:{pk}" for pk in delivery_ids]
-    names += [f"execute_run:{pk}" for pk in run_ids]
-    names += [f"send_webhook:{pk}" for pk in webhook_ids]
-    counts["task_results"] = sum(
-        Task.objects.filter(name__in=part).delete()[0] for part in chunks(names)
-    )
+    queued = outbox_jobs(entities) | jobs(RUN_TASK, run_ids) | jobs(WEBHOOK_TASK, webhook_ids)
+    counts = {
+        "queued_tasks": purge_queued_tasks(queued, queued_after),
+        "task_results": delete_task_results(queued),
+    }
     counts["runs"] = sum(
         AutomationRun.objects.filter(pk__in=part).delete()[1].get("automation.AutomationRun", 0)
         for part in chunks(run_ids)
@@ -364,18 +244,7 @@ def purge_bench_rows(prefix: str = PREFIX, queued_after: int = 0) -> dict[str, i
         WebhookDelivery.objects.filter(pk__in=part).delete()[1].get("automation.WebhookDelivery", 0)
         for part in chunks(webhook_ids)
     )
-    counts["trigger_events"] = sum(
-        TriggerEvent.objects.filter(pk__in=part).delete()[0] for part in chunks(event_ids)
-    )
-    counts["deliveries"] = sum(
-        Delivery.objects.filter(pk__in=part).delete()[0] for part in chunks(delivery_ids)
-    )
-    for key in ("transitions", "changes", "sequences"):
-        counts[key] = 0
-    for q in mine:
-        counts["transitions"] += Transition.objects.filter(q).delete()[0]
-        counts["changes"] += Change.objects.filter(q).delete()[0]
-        counts["sequences"] += EntitySequence.objects.filter(q).delete()[0]
+    counts.update(delete_change_log(entities))
     counts["incidents"] = sum(
         Incident.objects.filter(pk__in=part).delete()[1].get("incidents.Incident", 0)
         for part in chunks(incident_ids)
@@ -415,7 +284,11 @@ def breakdown(samples: list[Sample], stamps: dict[str, dict[str, Any]]) -> dict[
         if run_task is not None:
             hops["event_dispatched_to_run_task_enqueued"].append(run_task - dispatched)
             hops["run_task_enqueued_to_run_started"].append(started - run_task)
-    return {hop: latency_summary(values) for hop, values in hops.items() if values}
+    return {
+        hop: latency_summary(from_seconds(values), digits=2)
+        for hop, values in hops.items()
+        if values
+    }
 
 
 def hop_timestamps(run: Run, samples: list[Sample]) -> dict[str, dict[str, Any]]:
@@ -505,31 +378,24 @@ def summarize(
     received: dict[str, int],
     cleanup: dict[str, int],
 ) -> dict[str, Any]:
-    from django_q.conf import Conf
-
     return {
         "database": database_facts(),
         "machine": machine_facts(),
-        "cluster": {
-            "workers": WORKERS,
-            "poll_s": Conf.POLL,
-            "bulk": Conf.BULK,
-            "save_limit": Conf.SAVE_LIMIT,
-        },
+        "cluster": cluster_facts(WORKERS),
         "run": {
             "n": len(samples),
             "warmup": WARMUP,
             "other_automations_on_event": others,
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
-        "latency": latency_summary([s.latency for s in samples]),
+        "latency": latency_summary(from_seconds(s.latency for s in samples), digits=2),
         "breakdown": hops,
         "receiver": received,
         "cleanup": cleanup,
     }
 
 
-def format_report(results: dict[str, Any]) -> str:
+def report_of(results: dict[str, Any]) -> list[report.Block]:
     db, machine, cluster, run = (
         results["database"],
         results["machine"],
@@ -537,7 +403,20 @@ def format_report(results: dict[str, Any]) -> str:
         results["run"],
     )
     lat = results["latency"]
-    lines = [
+    hops = report.Table(
+        [
+            report.Column("hop", left=True),
+            report.Column("n"),
+            report.Column("p50 ms", ".1f"),
+            report.Column("p99 ms", ".1f"),
+            report.Column("mean ms", ".1f"),
+        ]
+    )
+    for hop, label in HOP_LABELS.items():
+        part = results["breakdown"].get(hop)
+        if part is not None:
+            hops.add(label, part["n"], part["p50_ms"], part["p99_ms"], part["mean_ms"])
+    blocks: list[report.Block] = [
         f"bench_webhooks on {db['vendor']} {db['version']}, broker: {db['broker']}",
         f"qcluster: {cluster['workers']} workers, poll {cluster['poll_s']} s, "
         f"bulk {cluster['bulk']}, save_limit {cluster['save_limit']}",
@@ -549,25 +428,15 @@ def format_report(results: dict[str, Any]) -> str:
         f"(ms): p50 {lat['p50_ms']:.1f}, p99 {lat['p99_ms']:.1f}, min {lat['min_ms']:.1f}, "
         f"max {lat['max_ms']:.1f}, mean {lat['mean_ms']:.1f}",
         "",
-        f"{'hop':36}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}",
-    ]
-    for hop, label in HOP_LABELS.items():
-        part = results["breakdown"].get(hop)
-        if part is None:
-            continue
-        if hop == SPLIT_HOPS[0]:
-            lines.append(
-                f"the run hop split at the run task's insert (last {part['n']} incidents: "
-                "django-q2 keeps save_limit task results)"
-            )
-        lines.append(
-            f"{label:36}{part['p50_ms']:>9.1f}{part['p99_ms']:>9.1f}{part['mean_ms']:>9.1f}"
-        )
-    lines += [
+        hops,
         "(hop p50s do not add up to the total's p50; the means do)",
-        cleanup_line(results["cleanup"]),
     ]
-    return "\n".join(lines)
+    if SPLIT_HOPS[0] in results["breakdown"]:
+        blocks.append(
+            "the last two hops split the run hop at the run task's insert, over the last n "
+            "incidents only (django-q2 keeps save_limit task results)"
+        )
+    return [*blocks, report.cleanup_line(results["cleanup"])]
 
 
 class Command(BaseCommand):
@@ -582,13 +451,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout", type=float, default=60.0, help="Seconds to wait for each webhook."
         )
-        parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+        report.add_output_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["n"] < 1 or options["timeout"] <= 0:
             raise CommandError("--n and --timeout must be positive")
         results = run_benchmark(n=options["n"], timeout=options["timeout"])
-        if options["json"]:
-            self.stdout.write(json.dumps(results, indent=2))
-        else:
-            self.stdout.write(format_report(results))
+        report.write(self.stdout, results, report_of, options)
