@@ -1,4 +1,7 @@
-"""The ``incident`` entity: state ``{status, severity, systemIds}``, deriver and payload."""
+"""The ``incident`` entity: state ``{status, severity, systemIds}``, deriver and payload; and the
+``incident-update`` entity (one timeline update: ``{incidentId, visibility, statusChange}``), so
+that whoever reacts to published updates (the status page's subscribers) gets a durable change
+even when an update changes nothing of its incident."""
 
 from __future__ import annotations
 
@@ -11,9 +14,10 @@ from checkstack.entities.handle import EntityHandle
 from checkstack.entities.registry import get_handle
 from checkstack.entities.sql import LinkedRowsRead
 
-from .choices import Severity, Status
+from .choices import Severity, Status, Visibility
 
 KIND = "incident"
+UPDATE_KIND = "incident-update"
 
 
 class IncidentState(BaseModel):
@@ -78,12 +82,39 @@ def _descriptive_fields(incident_id: str) -> dict[str, Any]:
     return fields
 
 
+class IncidentUpdateState(BaseModel):
+    """What reacting to a timeline update needs; its text is not state (editing it notifies
+    nobody)."""
+
+    incidentId: str
+    visibility: Visibility
+    statusChange: Status | None = None
+
+
+def read_incident_updates(ids: list[str]) -> dict[str, dict[str, Any]]:
+    from .models import IncidentUpdate
+
+    rows = IncidentUpdate.objects.filter(pk__in=ids).values_list(
+        "id", "incident_id", "visibility", "status_change"
+    )
+    return {
+        pk: {"incidentId": incident_id, "visibility": visibility, "statusChange": status_change}
+        for pk, incident_id, visibility, status_change in rows
+    }
+
+
 def incident_handle() -> EntityHandle[IncidentState]:
     return get_handle(KIND)  # type: ignore[return-value]
 
 
+def incident_update_handle() -> EntityHandle[IncidentUpdateState]:
+    return get_handle(UPDATE_KIND)  # type: ignore[return-value]
+
+
 def register() -> None:
     define_entity(kind=KIND, state=IncidentState, read=read_incidents)
+    # No triggers: the kind exists for durable subscribers (on_entity_changed with a WorkQueue).
+    define_entity(kind=UPDATE_KIND, state=IncidentUpdateState, read=read_incident_updates)
     register_change_deriver(
         KIND,
         derive_incident_events,

@@ -1,4 +1,8 @@
-"""An incident's timeline: adding, editing and deleting updates, and the status they set."""
+"""An incident's timeline: adding, editing and deleting updates, and the status they set.
+
+Each update is also an ``incident-update`` entity, written through its handle inside the
+incident's write (incident lock first, then the update's), so that adding, re-publishing or
+deleting an update is a logged change even when the incident itself does not change."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from checkstack.errors import NotFound
 from checkstack.validation import UNSET, Errors, clean_choice, clean_required_text
 
 from ..choices import Status, Visibility
-from ..models import Incident, IncidentUpdate
+from ..entity import incident_update_handle
+from ..models import Incident, IncidentUpdate, new_id
 from .writes import Unchanged, write_incident
 
 MAX_MESSAGE = 100_000
@@ -51,9 +56,11 @@ def add_update(
         status_change = clean_choice(errors, "status_change", status_change, Status.values)
     visibility = clean_choice(errors, "visibility", visibility, Visibility.values)
     errors.raise_if_any()
+    actor_data = to_actor(actor)
 
     def change(incident: Incident, now: Any) -> IncidentUpdate:
-        update = IncidentUpdate.objects.create(
+        update = IncidentUpdate(
+            id=new_id(),
             incident_id=incident.pk,
             message=message,
             status_change=status_change,
@@ -61,13 +68,16 @@ def add_update(
             created_at=now,
             created_by=user_of(actor),
         )
+        incident_update_handle().mutate(
+            update.pk, lambda prev: update.save(force_insert=True), actor=actor_data, run_id=run_id
+        )
         if status_change is not None:
             set_status(incident, status_change, now)
         incident.updated_at = now
         incident.save()
         return update
 
-    return write_incident(str(incident_id), change, actor=to_actor(actor), run_id=run_id)  # type: ignore[no-any-return]
+    return write_incident(str(incident_id), change, actor=actor_data, run_id=run_id)  # type: ignore[no-any-return]
 
 
 def _get_update(incident_id: str, update_id: str) -> IncidentUpdate:
@@ -109,6 +119,7 @@ def edit_update(
     errors.raise_if_any()
     if not wanted:
         return _get_update(incident_id, update_id)
+    actor_data = to_actor(actor)
 
     def change(incident: Incident, now: Any) -> IncidentUpdate | Unchanged:
         update = _get_update(incident.pk, update_id)
@@ -128,26 +139,32 @@ def edit_update(
         for field, value in differing.items():
             setattr(update, field, value)
         update.edited_at = now
-        update.save()
+        incident_update_handle().mutate(
+            update.pk, lambda prev: update.save(), actor=actor_data, run_id=run_id
+        )
         if "status_change" in wanted or "created_at" in differing:
             rederive_status(incident, now)
         incident.updated_at = now
         incident.save()
         return update
 
-    return write_incident(str(incident_id), change, actor=to_actor(actor), run_id=run_id)  # type: ignore[no-any-return]
+    return write_incident(str(incident_id), change, actor=actor_data, run_id=run_id)  # type: ignore[no-any-return]
 
 
 def delete_update(
     incident_id: str, update_id: str, *, actor: ActorLike = None, run_id: str | None = None
 ) -> None:
+    actor_data = to_actor(actor)
+
     def change(incident: Incident, now: Any) -> None:
         update = _get_update(incident.pk, update_id)
         had_status = update.status_change is not None
-        update.delete()
+        incident_update_handle().remove(
+            update.pk, lambda prev: update.delete(), actor=actor_data, run_id=run_id
+        )
         if had_status:
             rederive_status(incident, now)
         incident.updated_at = now
         incident.save()
 
-    write_incident(str(incident_id), change, actor=to_actor(actor), run_id=run_id)
+    write_incident(str(incident_id), change, actor=actor_data, run_id=run_id)
