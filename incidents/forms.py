@@ -60,6 +60,11 @@ class IncidentForm(ServiceForm):
         required=False,
         help_text="Shown as the health of the affected systems while the incident is active.",
     )
+    visibility = ServiceChoiceField(
+        choices=Visibility.choices,
+        required=False,
+        help_text="Who sees the incident on the status page and in the API (managers see all).",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -25,6 +25,11 @@ class Incident(models.Model):
     health_override = models.CharField(
         max_length=10, choices=HealthOverride.choices, null=True, blank=True
     )
+    # Who may read the incident at all (the status page, the API); its updates and links
+    # have a visibility of their own on top of this one.
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -42,6 +42,7 @@ CREATE_FIELDS = (
     "initial_message",
     "suppress_notifications",
     "health_override",
+    "visibility",
 )
 UPDATE_FIELDS = (
     "title",
@@ -50,6 +51,7 @@ UPDATE_FIELDS = (
     "description",
     "suppress_notifications",
     "health_override",
+    "visibility",
 )
 
 
@@ -60,16 +62,39 @@ class IncidentAdmin(ServiceModelAdmin):
     add_form = IncidentAddForm
     action_form = IncidentActionForm
     actions = (resolve_selected, delete_selected)
-    list_display = ("title", "status", "severity", "system_list", "age", "updated_at")
-    list_filter = ("status", "severity", SystemFilter, ActiveFilter)
+    list_display = (
+        "title",
+        "status",
+        "severity",
+        "visibility",
+        "system_list",
+        "age",
+        "updated_at",
+    )
+    list_filter = ("status", "severity", "visibility", SystemFilter, ActiveFilter)
     search_fields = ("title",)
     readonly_fields = ("status", "created_at", "updated_at", "resolved_at", "change_history")
     add_fieldsets = (
-        (None, {"fields": ("title", "severity", "system_ids", "description", "initial_message")}),
+        (
+            None,
+            {
+                "fields": (
+                    "title",
+                    "severity",
+                    "visibility",
+                    "system_ids",
+                    "description",
+                    "initial_message",
+                )
+            },
+        ),
         ("Notifications and health", {"fields": ("suppress_notifications", "health_override")}),
     )
     fieldsets = (
-        (None, {"fields": ("title", "status", "severity", "system_ids", "description")}),
+        (
+            None,
+            {"fields": ("title", "status", "severity", "visibility", "system_ids", "description")},
+        ),
         ("Notifications and health", {"fields": ("suppress_notifications", "health_override")}),
         ("Dates", {"fields": ("created_at", "updated_at", "resolved_at")}),
         ("Change history", {"fields": ("change_history",), "classes": ("collapse",)}),

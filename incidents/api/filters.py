@@ -9,6 +9,7 @@ import django_filters
 from .. import services
 from ..choices import Severity, Status
 from ..models import Incident
+from .permissions import audience_for
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -39,4 +40,5 @@ class IncidentFilter(django_filters.FilterSet):
             severity=data.get("severity") or None,
             search=data.get("search") or None,
             ordering=data.get("ordering") or "-updated_at",
+            visibilities=audience_for(getattr(self.request, "user", None)).visibilities,
         )

@@ -26,6 +26,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "severity",
             "suppress_notifications",
             "health_override",
+            "visibility",
             "system_ids",
             "created_at",
             "updated_at",
@@ -110,6 +111,7 @@ class IncidentCreateSerializer(StrictInputSerializer):
     health_override = serializers.ChoiceField(
         choices=HealthOverride.choices, required=False, allow_null=True
     )
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
 
 
 class IncidentUpdateSerializer(StrictInputSerializer):
@@ -121,6 +123,7 @@ class IncidentUpdateSerializer(StrictInputSerializer):
     health_override = serializers.ChoiceField(
         choices=HealthOverride.choices, required=False, allow_null=True
     )
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     # Accepted only to answer with the service's explanation: status changes need an update.
     status = serializers.JSONField(
         required=False, help_text="Not writable here: always answered with 400."

@@ -20,6 +20,7 @@ from .fields import (
     clean_bool,
     clean_health_override,
     clean_system_ids,
+    clean_visibility,
 )
 from .writes import notify_changed
 
@@ -33,6 +34,7 @@ def create_incident(
     initial_message: str | None = None,
     suppress_notifications: bool = False,
     health_override: str | None = None,
+    visibility: str = Visibility.PUBLIC,
     actor: ActorLike = None,
     run_id: str | None = None,
 ) -> Incident:
@@ -44,6 +46,7 @@ def create_incident(
     initial_message = clean_optional_text(errors, "initial_message", initial_message)
     suppress_notifications = clean_bool(errors, "suppress_notifications", suppress_notifications)
     health_override = clean_health_override(errors, health_override)
+    visibility = clean_visibility(errors, visibility)
     errors.raise_if_any()
 
     actor_data = to_actor(actor)
@@ -53,6 +56,7 @@ def create_incident(
         severity=severity,
         suppress_notifications=suppress_notifications,
         health_override=health_override,
+        visibility=visibility,
     )
 
     def apply(prev: IncidentState | None) -> None:

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from checkstack import references
 from checkstack.validation import Errors, clean_choice, clean_id_list
 
-from ..choices import HealthOverride
+from ..choices import HealthOverride, Visibility
 
 MAX_TITLE = 200
 
@@ -37,3 +37,7 @@ def clean_bool(errors: Errors, field: str, value: Any) -> bool:
         errors.add(field, "Must be true or false.")
         return False
     return value
+
+
+def clean_visibility(errors: Errors, value: Any) -> str:
+    return clean_choice(errors, "visibility", value, Visibility.values)

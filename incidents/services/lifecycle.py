@@ -25,6 +25,7 @@ from .fields import (
     clean_bool,
     clean_health_override,
     clean_system_ids,
+    clean_visibility,
 )
 from .timeline import set_status
 from .writes import Unchanged, notify_changed, write_incident
@@ -41,6 +42,7 @@ def update_incident(
     suppress_notifications: Any = UNSET,
     health_override: Any = UNSET,
     system_ids: Any = UNSET,
+    visibility: Any = UNSET,
     status: Any = UNSET,
     actor: ActorLike = None,
     run_id: str | None = None,
@@ -65,6 +67,8 @@ def update_incident(
         )
     if health_override is not UNSET:
         fields["health_override"] = clean_health_override(errors, health_override)
+    if visibility is not UNSET:
+        fields["visibility"] = clean_visibility(errors, visibility)
     ids: list[str] | None = None
     if system_ids is not UNSET:
         ids = clean_system_ids(errors, system_ids)

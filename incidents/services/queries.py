@@ -22,19 +22,19 @@ SEVERITY_RANK = Case(
 
 
 class Audience(StrEnum):
-    """Who reads: decides which updates and links are visible."""
+    """Who reads: decides which incidents, updates and links are visible."""
 
     PUBLIC = "public"
     LOGGED_IN = "logged_in"
     MANAGER = "manager"
 
     @property
-    def visibilities(self) -> list[str]:
+    def visibilities(self) -> frozenset[str]:
         if self is Audience.PUBLIC:
-            return [Visibility.PUBLIC]
+            return frozenset({Visibility.PUBLIC})
         if self is Audience.LOGGED_IN:
-            return [Visibility.PUBLIC, Visibility.LOGGED_IN]
-        return [Visibility.PUBLIC, Visibility.LOGGED_IN, Visibility.INTERNAL]
+            return frozenset({Visibility.PUBLIC, Visibility.LOGGED_IN})
+        return frozenset(Visibility.values)
 
 
 def list_incidents(
@@ -45,10 +45,15 @@ def list_incidents(
     severity: str | None = None,
     search: str | None = None,
     ordering: str = "-updated_at",
+    visibilities: Iterable[str] | None = None,
 ) -> QuerySet[Incident]:
+    """Incidents matching the filters; only those of ``visibilities`` when given (an
+    audience's ``visibilities``), every incident otherwise."""
     incidents = Incident.objects.prefetch_related(
         Prefetch("systems", queryset=IncidentSystem.objects.order_by("system_id"))
     )
+    if visibilities is not None:
+        incidents = incidents.filter(visibility__in=sorted(visibilities))
     if status:
         incidents = incidents.filter(status=status)
     elif not include_resolved:
@@ -69,8 +74,10 @@ def list_incidents(
 
 
 def get_incident(incident_id: str, *, audience: Audience = Audience.MANAGER) -> Incident:
-    """The incident with its systems, and the updates and links ``audience`` may see."""
-    visible = audience.visibilities
+    """The incident with its systems, and the updates and links ``audience`` may see.
+
+    An incident the audience may not see is not found, as if it did not exist."""
+    visible = sorted(audience.visibilities)
     incident = (
         Incident.objects.prefetch_related(
             Prefetch("systems", queryset=IncidentSystem.objects.order_by("system_id")),
@@ -87,7 +94,7 @@ def get_incident(incident_id: str, *, audience: Audience = Audience.MANAGER) -> 
                 ),
             ),
         )
-        .filter(pk=incident_id)
+        .filter(pk=incident_id, visibility__in=visible)
         .first()
     )
     if incident is None:

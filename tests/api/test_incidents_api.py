@@ -30,6 +30,7 @@ INCIDENT_FIELDS = {
     "severity",
     "suppress_notifications",
     "health_override",
+    "visibility",
     "system_ids",
     "created_at",
     "updated_at",
