@@ -9,7 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from checkstack.entities.delivery import queue_health
+from checkstack.entities.operations import queue_health
 
 logger = logging.getLogger("checkstack.health")
 

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from checkstack.admin_guard import GuardedModelAdmin
 
-from . import delivery as delivery_service
+from . import operations
 from .models import Change, Delivery, Transition, TriggerEvent
 
 
@@ -166,12 +166,12 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry selected deliveries now", permissions=["operate"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        count = delivery_service.retry_now(queryset.values_list("pk", flat=True))
+        count = operations.retry_now(queryset.values_list("pk", flat=True))
         self.message_user(
             request, f"{count} deliveries queued for a new attempt.", messages.SUCCESS
         )
 
     @admin.action(description="Mark selected deliveries dead", permissions=["operate"])
     def mark_dead(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        count = delivery_service.mark_dead(queryset.values_list("pk", flat=True))
+        count = operations.mark_dead(queryset.values_list("pk", flat=True))
         self.message_user(request, f"{count} pending deliveries marked dead.", messages.WARNING)

@@ -31,12 +31,14 @@ from checkstack.entities import (
     WorkQueue,
     entity_changed,
     on_entity_changed,
+    operations,
     outbox,
 )
 from checkstack.entities import delivery as delivery_service
-from checkstack.entities.delivery import Outcome, deliver, dispatch_trigger_event, queue_health
+from checkstack.entities.delivery import Outcome, deliver, dispatch_trigger_event
 from checkstack.entities.handle import EntityHandle
 from checkstack.entities.models import Change, Delivery, DeliveryStatus, TriggerEvent
+from checkstack.entities.operations import queue_health
 from checkstack.entities.schedules import SWEEP_FUNC, ensure_sweeper_schedules
 from tests.testapp.entity import WidgetState, create_widget
 from tests.testapp.models import Record, Widget
@@ -283,8 +285,8 @@ def test_retrying_twice_does_not_grow_the_budget_beyond_the_subscribers_max_atte
         make_due(delivery_id)
         deliver(delivery_id)
 
-    delivery_service.retry_now([delivery_id])
-    delivery_service.retry_now([delivery_id])
+    operations.retry_now([delivery_id])
+    operations.retry_now([delivery_id])
 
     row = Delivery.objects.get(pk=delivery_id)
     assert (row.status, row.attempts, row.max_attempts) == (DeliveryStatus.PENDING, 2, 4)
@@ -966,7 +968,8 @@ def test_dispatch_trigger_event_hands_it_to_the_dispatcher_and_marks_it_once(
 ) -> None:
     dispatched: list[str] = []
     monkeypatch.setattr(
-        "checkstack.entities.registry._dispatch_trigger_event", lambda event: dispatched.append(event.event)
+        "checkstack.entities.registry._dispatch_trigger_event",
+        lambda event: dispatched.append(event.event),
     )
     create_widget(widgets, "w1", status="open")
     (event,) = TriggerEvent.objects.all()

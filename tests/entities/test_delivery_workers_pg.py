@@ -131,7 +131,9 @@ def test_two_worker_processes_deliver_200_changes_exactly_once(
     for path in (integrity_errors, dispatched):
         path.touch()
     handler_config.update(integrity_errors=str(integrity_errors), dispatched=str(dispatched))
-    monkeypatch.setattr("checkstack.entities.registry._dispatch_trigger_event", append_dispatched_event)
+    monkeypatch.setattr(
+        "checkstack.entities.registry._dispatch_trigger_event", append_dispatched_event
+    )
     on_entity_changed("widget", insert_record_keyed_by_change, WorkQueue("exactly-once"))
     for n in range(20):
         widget_with_changes(widgets, f"w{n}", 10)

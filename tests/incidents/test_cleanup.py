@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from catalog import services as catalog
-from checkstack.entities.delivery import Outcome, deliver, mark_dead, sweep_inline
+from checkstack.entities.delivery import Outcome, deliver, sweep_inline
 from checkstack.entities.models import Delivery, DeliveryStatus, TriggerEvent
+from checkstack.entities.operations import mark_dead
 from checkstack.entities.registry import work_queue_handler
 from incidents.cleanup import CLEANUP_GROUP
 from incidents.models import Incident

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from checkstack.entities import delivery
+from checkstack.entities import delivery, operations
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         else:
             deliveries, events = delivery.sweep()
             self.stdout.write(f"Enqueued {deliveries} deliveries and {events} trigger events.")
-        health = delivery.queue_health()
+        health = operations.queue_health()
         self.stdout.write(
             f"Pending now: {health['pending']} (oldest {health['oldest_pending_seconds']} s)."
         )
