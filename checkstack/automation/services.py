@@ -265,6 +265,20 @@ def _clean_definition(fields: dict[str, Any]) -> dict[str, Any]:
 # -- writes and reads -----------------------------------------------------------------------
 
 
+def _definition(
+    name: Any, description: Any, enabled: Any, trigger: Any, steps: Any, concurrency: Any
+) -> dict[str, Any]:
+    """An automation's fields by name, in the order they are validated."""
+    return {
+        "name": name,
+        "description": description,
+        "enabled": enabled,
+        "trigger": trigger,
+        "steps": steps,
+        "concurrency": concurrency,
+    }
+
+
 def create_automation(
     *,
     name: str,
@@ -276,14 +290,7 @@ def create_automation(
     actor: ActorLike = None,
 ) -> Automation:
     cleaned = _clean_definition(
-        {
-            "name": name,
-            "description": description,
-            "enabled": enabled,
-            "trigger": trigger,
-            "steps": steps,
-            "concurrency": concurrency,
-        }
+        _definition(name, description, enabled, trigger, steps, concurrency)
     )
     return Automation.objects.create(**cleaned)
 
@@ -300,14 +307,7 @@ def update_automation(
     actor: ActorLike = None,
 ) -> Automation:
     """Change the given fields; the resulting definition is validated as a whole."""
-    changes = {
-        "name": name,
-        "description": description,
-        "enabled": enabled,
-        "trigger": trigger,
-        "steps": steps,
-        "concurrency": concurrency,
-    }
+    changes = _definition(name, description, enabled, trigger, steps, concurrency)
     with transaction.atomic():
         automation = Automation.objects.select_for_update().filter(pk=automation_id).first()
         if automation is None:

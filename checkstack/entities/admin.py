@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from checkstack.admin_guard import GuardedModelAdmin
+from checkstack.read_only_admin import ReadOnlyInline, ReadOnlyModelAdmin
 
 from . import operations
 from .models import Change, Delivery, Transition, TriggerEvent
@@ -20,39 +20,19 @@ def pretty_json(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
 
 
-class ReadOnlyAdmin(GuardedModelAdmin):
-    """Append-only tables: visible to staff with the view permission, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+ReadOnlyAdmin = ReadOnlyModelAdmin
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(ReadOnlyInline):
     model = Transition
     fields = ("field", "from_value", "to_value", "occurred_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
-class TriggerEventInline(admin.TabularInline):
+class TriggerEventInline(ReadOnlyInline):
     model = TriggerEvent
     fields = ("id", "event", "context_key", "created_at", "dispatched_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Change)
