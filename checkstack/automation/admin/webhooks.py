@@ -30,6 +30,16 @@ from ..models import (
 from .logs import ReadOnlyLogAdmin, ReadOnlyLogInline, apply_to_each, without_log_permissions
 
 ENDPOINT_FIELDS = ("url", "events", "system_ids", "description", "enabled")
+# Shown, never edited: the engine's record of the endpoint.
+ENDPOINT_STATE_FIELDS = (
+    "auto_disabled",
+    "disabled_at",
+    "disabled_reason",
+    "consecutive_failures",
+    "delivery_log",
+    "created_at",
+    "updated_at",
+)
 
 
 class AutoDisabledFilter(admin.SimpleListFilter):
@@ -66,27 +76,8 @@ class WebhookEndpointAdmin(ServiceModelAdmin):
     search_fields = ("url", "description")
     ordering = ("created_at", "id")
     add_fields = ENDPOINT_FIELDS
-    fields = (
-        "id",
-        *ENDPOINT_FIELDS,
-        "auto_disabled",
-        "disabled_at",
-        "disabled_reason",
-        "consecutive_failures",
-        "delivery_log",
-        "created_at",
-        "updated_at",
-    )
-    readonly_fields = (
-        "id",
-        "auto_disabled",
-        "disabled_at",
-        "disabled_reason",
-        "consecutive_failures",
-        "delivery_log",
-        "created_at",
-        "updated_at",
-    )
+    fields = ("id", *ENDPOINT_FIELDS, *ENDPOINT_STATE_FIELDS)
+    readonly_fields = ("id", *ENDPOINT_STATE_FIELDS)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.add_fields if obj is None else self.fields
