@@ -192,6 +192,8 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "incidents.choices.Severity",
         "HealthOverrideEnum": "incidents.choices.HealthOverride",
         "VisibilityEnum": "incidents.choices.Visibility",
+        "MaintenanceStatusEnum": "statuspage.maintenance.choices.MaintenanceStatus",
+        "SystemStatusEnum": "checkstack.system_status.SystemStatus",
     },
 }
 

@@ -7,8 +7,9 @@ class IncidentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import automations, cleanup, entity
+        from . import automations, cleanup, entity, system_status
 
         entity.register()
         automations.register()
         cleanup.register()
+        system_status.register()

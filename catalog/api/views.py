@@ -54,20 +54,20 @@ class CatalogViewSet(CheckstackViewSet):
 
     def list(self, request: Request) -> Response:
         items = self.filter_queryset(type(self).list_service())
-        return page_response(self, items, self.serializer_class)
+        return page_response(self, items, self.get_serializer)
 
     def create(self, request: Request) -> Response:
         data = validated(self.create_serializer, request)
         created = type(self).create_service(**data, actor=request.user)
-        return Response(self.serializer_class(created).data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(created).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self.serializer_class(type(self).get_service(pk)).data)
+        return Response(self.get_serializer(type(self).get_service(pk)).data)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         data = validated(self.update_serializer, request)
         updated = type(self).update_service(pk, **data, actor=request.user)
-        return Response(self.serializer_class(updated).data)
+        return Response(self.get_serializer(updated).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
         type(self).delete_service(pk, actor=request.user)

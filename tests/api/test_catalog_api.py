@@ -11,7 +11,16 @@ from rest_framework.test import APIClient
 from catalog.models import Group, System
 from tests.api.helpers import body, change_count, make_user, patch, post, raw
 
-SYSTEM_FIELDS = {"id", "name", "description", "metadata", "group_ids", "created_at", "updated_at"}
+SYSTEM_FIELDS = {
+    "id",
+    "name",
+    "description",
+    "metadata",
+    "group_ids",
+    "status",
+    "created_at",
+    "updated_at",
+}
 GROUP_FIELDS = {"id", "name", "metadata", "system_ids", "created_at", "updated_at"}
 
 

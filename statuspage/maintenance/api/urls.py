@@ -1,3 +1,10 @@
-"""REST API URLs of the maintenance concern."""
+"""REST API URLs of the maintenance concern, mounted by the project at ``api/maintenances/``."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .views import MaintenanceViewSet
+
+router = SimpleRouter()
+router.register("", MaintenanceViewSet, basename="maintenance")
+
+urlpatterns = router.urls
