@@ -18,12 +18,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.db.models import Q
 from rest_framework.authtoken.models import Token
 
 from catalog.entity import SYSTEM_KIND
 from catalog.models import System
 from checkstack.entities.models import Change, EntitySequence, Transition
 from incidents.entity import KIND as INCIDENT_KIND
+from incidents.entity import UPDATE_KIND
 from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
 
 from .batches import chunks
@@ -52,8 +54,20 @@ class BenchData:
     def entities(self) -> list[Entities]:
         return [
             Entities(INCIDENT_KIND, ids=self.incident_ids),
+            Entities(UPDATE_KIND, ids=self.update_ids()),
             Entities(SYSTEM_KIND, ids=self.system_ids),
         ]
+
+    def update_ids(self) -> set[str]:
+        """The timeline updates (kind ``incident-update``) logged for the run's incidents."""
+        ids: set[str] = set()
+        for part in chunks(sorted(self.incident_ids), BATCH):
+            ids.update(
+                Change.objects.filter(kind=UPDATE_KIND)
+                .filter(Q(next__incidentId__in=part) | Q(prev__incidentId__in=part))
+                .values_list("entity_id", flat=True)
+            )
+        return ids
 
 
 def seed_systems(data: BenchData, count: int, now: dt.datetime) -> None:
