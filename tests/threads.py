@@ -34,3 +34,22 @@ def join_all(*workers: Worker) -> None:
     for worker in workers:
         worker.join(timeout=JOIN_TIMEOUT)
     assert not [w.name for w in workers if w.is_alive()], "threads did not finish"
+
+
+def run_together(*works: Callable[[], Any]) -> list[Worker]:
+    """Start the works at the same moment (a barrier), each on its own thread and connection,
+    and wait for all of them (bounded)."""
+    barrier = threading.Barrier(len(works))
+
+    def gated(work: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            barrier.wait(timeout=JOIN_TIMEOUT)
+            return work()
+
+        return run
+
+    workers = [Worker(gated(work), f"worker-{n}") for n, work in enumerate(works)]
+    for worker in workers:
+        worker.start()
+    join_all(*workers)
+    return workers

@@ -179,7 +179,8 @@ class MaintenanceAdmin(CreateOrUpdateAdmin):
         return services.update_maintenance(obj.pk, actor=request.user, **values)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """The timeline is read-only here: nothing to save."""
+        """The timeline is read-only here: nothing to save (and nothing for the log entry)."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request: HttpRequest, obj: Maintenance) -> None:
         try:

@@ -26,7 +26,9 @@ from schemathesis.specs.openapi.checks import (
 
 from catalog import services as catalog
 from incidents import services
+from statuspage.maintenance import services as maintenance
 from tests.api.helpers import add_timeline, make_incident, make_systems
+from tests.statuspage.maintenance.helpers import make_maintenance, running
 
 MAX_EXAMPLES = 15
 SEED = 20240601
@@ -42,7 +44,8 @@ SEEDED: dict[str, list[str]] = {}
 
 @pytest.fixture
 def seeded(db: None, manager: Any) -> Iterator[dict[str, list[str]]]:
-    """Rows the generated requests address: systems, a group, incidents with timelines."""
+    """Rows the generated requests address: systems, a group, incidents with timelines,
+    maintenances (scheduled, running, completed)."""
     system_ids = make_systems("db", "api", "web", "queue")
     group = catalog.create_group(id="core", name="Core", system_ids=["db", "api"])
     incidents = [
@@ -57,8 +60,15 @@ def seeded(db: None, manager: Any) -> Iterator[dict[str, list[str]]]:
         for update_id, link_id in add_timeline(incident, actor=manager).values():
             update_ids.append(update_id)
             link_ids.append(link_id)
+    maintenances = [
+        make_maintenance(["db"], title="Upgrade"),
+        running(["api", "web"], title="Failover", visibility="internal"),
+        running(["queue"], title="Done"),
+    ]
+    maintenance.complete_maintenance(maintenances[2].pk)
     SEEDED.update(
         system=system_ids,
+        maintenance=[m.pk for m in maintenances],
         group=[group.pk],
         incident=[incident.pk for incident in incidents],
         update_id=update_ids,
@@ -75,6 +85,8 @@ def _known_ids(path: str, name: str) -> list[str]:
         return SEEDED["incident"]
     if path.startswith("/api/catalog/systems/"):
         return SEEDED["system"]
+    if path.startswith("/api/maintenances/"):
+        return SEEDED["maintenance"]
     return SEEDED["group"]
 
 

@@ -6,10 +6,6 @@ wait on each other's row and advisory locks.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -19,29 +15,9 @@ from checkstack.entities.delivery import sweep_inline
 from checkstack.entities.models import Change
 from incidents import services
 from incidents.models import Incident, IncidentSystem
-from tests.threads import JOIN_TIMEOUT, Worker
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*works: Callable[[], Any]) -> list[Worker]:
-    """Start the works at the same moment (a barrier) and wait for all of them."""
-    barrier = threading.Barrier(len(works))
-
-    def gated(work: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            return work()
-
-        return run
-
-    workers = [Worker(gated(work), f"worker-{n}") for n, work in enumerate(works)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=JOIN_TIMEOUT)
-    assert not [w.name for w in workers if w.is_alive()], "threads did not finish"
-    return workers
 
 
 def test_concurrent_deduped_creates_for_one_system_yield_one_incident() -> None:

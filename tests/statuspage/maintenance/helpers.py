@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 from django.utils import timezone
@@ -37,6 +38,13 @@ def running(system_ids: tuple[str, ...] | list[str] = ("db",), **fields: Any) ->
 
 def changes(maintenance_id: str) -> list[Change]:
     return list(Change.objects.filter(kind="maintenance", entity_id=maintenance_id).order_by("seq"))
+
+
+def assert_chained(logged: list[Change]) -> None:
+    """One entity's changes: seq 1, 2, 3 ... and each change's prev is the previous next."""
+    assert [c.seq for c in logged] == list(range(1, len(logged) + 1))
+    for earlier, later in itertools.pairwise(logged):
+        assert later.prev == earlier.next
 
 
 def events(maintenance_id: str) -> list[str]:
