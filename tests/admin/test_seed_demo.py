@@ -69,7 +69,10 @@ def test_seed_demo_twice_creates_nothing_new() -> None:
     output = seed()
 
     assert row_counts() == counts
-    assert output.strip() == "Demo data already exists; nothing created."
+    assert output.strip().splitlines() == [
+        "Demo data already exists; nothing created.",
+        "Demo maintenance already exists; nothing created.",
+    ]
 
 
 def test_admin_pages_render_with_the_demo_data(admin_client: Client) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -131,10 +132,19 @@ class Command(BaseCommand):
             created = self.seed_catalog() + self.seed_automation() + self.seed_incidents()
         if not created:
             self.stdout.write("Demo data already exists; nothing created.")
-            return
+        else:
+            self.report(created)
+        self.seed_status_page()
+
+    def report(self, created: list[str]) -> None:
         for line in created:
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(f"Created {len(created)} demo objects."))
+
+    def seed_status_page(self) -> None:
+        # The status page app sits above incidents: its demo data comes through its own command.
+        if "seed_status_demo" in get_commands():
+            call_command("seed_status_demo", stdout=self.stdout, stderr=self.stderr)
 
     def seed_catalog(self) -> list[str]:
         if not apps.is_installed("catalog"):
