@@ -7,7 +7,9 @@ local development (SQLite under ``var/``, DEBUG on only when asked for).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from checkstack.dburl import parse_database_url, sqlite_database
 
@@ -207,3 +209,54 @@ CHECKSTACK_SQLITE_BACKGROUND_CHECKPOINTS = env_bool(
 # Webhook URLs on loopback/private/link-local/metadata addresses are refused unless this is on
 # (the local demo turns it on for its receiver on 127.0.0.1).
 CHECKSTACK_WEBHOOK_ALLOW_PRIVATE = env_bool("CHECKSTACK_WEBHOOK_ALLOW_PRIVATE", False)
+
+# Email (status page subscribers). Unconfigured, mail goes to the console backend (printed by
+# the process that sends it: what `scripts/run` and development use). Production sets either
+# EMAIL_URL (smtp://user:password@host:587?tls=true, smtps://... for implicit TLS, console://)
+# or Django's standard EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS, EMAIL_USE_SSL as environment variables.
+CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
+SMTP_EMAIL = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def email_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    url = environ.get("EMAIL_URL", "").strip()
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme == "console":
+            return {"EMAIL_BACKEND": CONSOLE_EMAIL}
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(
+                f"EMAIL_URL: use smtp://, smtps:// or console://, not {parts.scheme}://"
+            )
+        query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+        ssl = parts.scheme == "smtps" or query.get("ssl") in {"1", "true", "yes", "on"}
+        return {
+            "EMAIL_BACKEND": SMTP_EMAIL,
+            "EMAIL_HOST": parts.hostname or "localhost",
+            "EMAIL_PORT": parts.port or (465 if ssl else 25),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_SSL": ssl,
+            "EMAIL_USE_TLS": not ssl and query.get("tls") in {"1", "true", "yes", "on"},
+        }
+    if environ.get("EMAIL_HOST"):
+        truthy = {"1", "true", "yes", "on"}
+        return {
+            "EMAIL_BACKEND": SMTP_EMAIL,
+            "EMAIL_HOST": environ["EMAIL_HOST"],
+            "EMAIL_PORT": int(environ.get("EMAIL_PORT", "25")),
+            "EMAIL_HOST_USER": environ.get("EMAIL_HOST_USER", ""),
+            "EMAIL_HOST_PASSWORD": environ.get("EMAIL_HOST_PASSWORD", ""),
+            "EMAIL_USE_TLS": environ.get("EMAIL_USE_TLS", "").strip().lower() in truthy,
+            "EMAIL_USE_SSL": environ.get("EMAIL_USE_SSL", "").strip().lower() in truthy,
+        }
+    return {"EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND", CONSOLE_EMAIL)}
+
+
+globals().update(email_settings(os.environ))
+# A hung mail server must not hold a worker longer than this (seconds).
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Checkstack status <status@localhost>")
+# Scheme and host of this site, for the links in emails (confirm, manage, unsubscribe, details).
+CHECKSTACK_SITE_URL = os.environ.get("CHECKSTACK_SITE_URL", "http://127.0.0.1:8000")

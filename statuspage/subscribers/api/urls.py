@@ -1,3 +1,10 @@
-"""REST API URLs of the subscribers concern."""
+"""REST API URLs of the subscribers concern, mounted by the project at ``api/subscribers/``."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .views import SubscriberViewSet
+
+router = SimpleRouter()
+router.register("", SubscriberViewSet, basename="subscriber")
+
+urlpatterns = router.urls
