@@ -38,8 +38,7 @@ class IncidentFeed(Feed):
         return queries.recent_incidents(audience, page_settings.FEED_ITEMS)
 
     def item_title(self, item: Incident) -> str:
-        state = "Resolved" if item.status == "resolved" else item.get_status_display()
-        return f"{item.title} ({state})"
+        return f"{item.title} ({item.get_status_display()})"
 
     def item_link(self, item: Incident) -> str:
         return reverse("statuspage:incident", args=[item.pk])
