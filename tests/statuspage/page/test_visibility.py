@@ -37,7 +37,9 @@ def all_markers(kind: str = "incident", note: str = "update") -> set[str]:
     return {f"{i}-{kind} {u}-{note}" for i in VISIBILITIES for u in VISIBILITIES}
 
 
-def assert_shows_exactly(body: str, seen: set[str], kind: str = "incident", note: str = "update"):
+def assert_shows_exactly(
+    body: str, seen: set[str], kind: str = "incident", note: str = "update"
+) -> None:
     shown = {marker for marker in all_markers(kind, note) if marker in body}
     assert shown == expected_markers(seen, kind, note)
     for visibility in VISIBILITIES:
