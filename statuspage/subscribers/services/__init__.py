@@ -9,13 +9,7 @@ Notifications are written by the workers (``statuspage.subscribers.fanout`` and 
 """
 
 from .fields import MAX_EMAIL, MAX_TOPICS
-from .management import (
-    create_subscriber,
-    forget_topic,
-    get_subscriber,
-    list_subscribers,
-    remove_subscriber,
-)
+from .management import create_subscriber, get_subscriber, list_subscribers, remove_subscriber
 from .subscriptions import (
     GONE_MESSAGE,
     MailNotSent,
@@ -37,7 +31,6 @@ __all__ = [
     "Subscribed",
     "confirm",
     "create_subscriber",
-    "forget_topic",
     "get_subscriber",
     "list_subscribers",
     "remove_subscriber",

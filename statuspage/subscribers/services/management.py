@@ -126,9 +126,3 @@ def remove_subscriber(subscriber_id: Any, *, actor: ActorLike = None) -> None:
     if not deleted:
         raise NotFound(f"Subscriber {subscriber_id} not found")
     logger.info("Subscriber %s removed by %s", subscriber_id, to_actor(actor)["id"])
-
-
-def forget_topic(kind: str, target_id: str) -> int:
-    """Drop every subscriber's topic on a deleted system or group; how many were dropped."""
-    deleted, _ = SubscriberTopic.objects.filter(kind=kind, target_id=target_id).delete()
-    return deleted
