@@ -71,7 +71,7 @@ def test_seed_demo_twice_creates_nothing_new() -> None:
     assert row_counts() == counts
     assert output.strip().splitlines() == [
         "Demo data already exists; nothing created.",
-        "Demo maintenance already exists; nothing created.",
+        "Demo maintenance and subscribers already exist; nothing created.",
     ]
 
 

@@ -1,4 +1,5 @@
-"""``manage.py seed_status_demo``: demo maintenance windows for the status page, idempotently.
+"""``manage.py seed_status_demo``: demo maintenance windows and subscribers for the status page,
+idempotently.
 
 Run by ``seed_demo`` when this app is installed (incidents, below this app, cannot import it).
 Written through the maintenance services, so the windows have a change log and triggers.
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from incidents.services import Audience
 from statuspage.maintenance import services
+from statuspage.subscribers import services as subscribers
 
 # (title, system ids, hours from now to the start, duration in hours, description)
 MAINTENANCES = (
@@ -34,11 +36,18 @@ MAINTENANCES = (
     ),
 )
 
+# (email, system ids): confirmed already, so the console backend shows their notifications.
+SUBSCRIBERS = (
+    ("ops-team@example.com", ()),
+    ("web-customers@example.com", ("web", "api")),
+)
+
 
 class Command(BaseCommand):
     help = (
-        "Create demo maintenance windows (one in progress, one upcoming) through the services. "
-        "Running it again creates nothing that exists already (by title)."
+        "Create demo maintenance windows (one in progress, one upcoming) and two confirmed "
+        "subscribers through the services. Running it again creates nothing that exists already "
+        "(maintenance by title, subscribers by email)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -64,7 +73,15 @@ class Command(BaseCommand):
                 if starts_at <= now:
                     services.start_maintenance(maintenance.pk)
                 created.append(f"Created maintenance {title!r}.")
+            known = set(subscribers.list_subscribers().values_list("email", flat=True))
+            for email, system_ids in SUBSCRIBERS:
+                if email in known:
+                    continue
+                subscribers.create_subscriber(
+                    email=email, system_ids=system_ids or None, confirmed=True
+                )
+                created.append(f"Created subscriber {email}.")
         for line in created:
             self.stdout.write(line)
         if not created:
-            self.stdout.write("Demo maintenance already exists; nothing created.")
+            self.stdout.write("Demo maintenance and subscribers already exist; nothing created.")

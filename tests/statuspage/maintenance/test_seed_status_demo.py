@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from statuspage.maintenance.choices import MaintenanceStatus
-from statuspage.models import Maintenance
+from statuspage.models import Maintenance, Subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,14 @@ def test_seed_demo_adds_one_running_and_one_upcoming_maintenance_once() -> None:
     running = Maintenance.objects.get(status=MaintenanceStatus.IN_PROGRESS)
     assert list(running.systems.values_list("system_id", flat=True)) == ["web"]
 
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [
+        "ops-team@example.com",
+        "web-customers@example.com",
+    ]
+    assert not Subscriber.objects.filter(confirmed_at__isnull=True).exists()
+
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     assert Maintenance.objects.count() == 2
-    assert "Demo maintenance already exists; nothing created." in out.getvalue()
+    assert Subscriber.objects.count() == 2
+    assert "Demo maintenance and subscribers already exist; nothing created." in out.getvalue()
