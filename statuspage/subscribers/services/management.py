@@ -7,6 +7,7 @@ subscribed themselves); webhook and Slack subscribers are confirmed when added.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -24,7 +25,7 @@ from statuspage.models import Subscriber, SubscriberTopic
 
 from ..choices import Channel, NotificationStatus, TopicKind
 from .fields import check_topics_exist, clean_email, subscriber_pk
-from .subscriptions import clean_topics, send_mail, set_topics
+from .subscriptions import MailNotSent, clean_topics, send_mail, set_topics
 
 logger = logging.getLogger("statuspage.subscribers")
 
@@ -116,7 +117,9 @@ def create_subscriber(
         subscriber.save(update_fields=["everything"])
     logger.info("Subscriber %s added by %s", subscriber.pk, to_actor(actor)["id"])
     if confirmed_at is None:
-        send_mail(subscriber, "confirm", "Confirm your subscription")
+        # The subscriber stays, unconfirmed: subscribing the address again sends a new link.
+        with contextlib.suppress(MailNotSent):
+            send_mail(subscriber, "confirm", "Confirm your subscription")
     return get_subscriber(subscriber.pk)
 
 

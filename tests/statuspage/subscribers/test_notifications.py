@@ -68,12 +68,13 @@ def test_an_incident_created_with_suppressed_notifications_tells_nobody_ever(sys
     assert not mail.outbox
 
 
-def test_public_updates_are_told_and_internal_ones_never(systems, workers):
+@pytest.mark.parametrize("hidden", ["internal", "logged_in"])
+def test_public_updates_are_told_and_the_others_never(systems, workers, hidden):
     subscriber = confirmed("all@example.com")
     incident = create_incident()
     workers()
     mail.outbox.clear()
-    incidents.add_update(incident.pk, message="Secret root cause", visibility="internal")
+    incidents.add_update(incident.pk, message="Secret root cause", visibility=hidden)
     incidents.add_update(incident.pk, message="Fix deployed", status_change="monitoring")
     workers()
     (message,) = mail.outbox

@@ -206,3 +206,14 @@ def test_the_status_page_footer_has_the_form(client, systems):
     assert 'action="/status/subscribe/"' in body
     assert 'name="email"' in body
     assert 'name="csrfmiddlewaretoken"' in body
+
+
+def test_a_mail_server_failure_is_a_503_page_and_a_retry_can_send(client, systems, settings):
+    settings.EMAIL_BACKEND = "tests.statuspage.subscribers.backends.FailingBackend"
+    response = subscribe(client, "ada@example.com")
+    assert response.status_code == 503
+    assert "try again" in response.content.decode()
+    assert Subscriber.objects.get().mailed_at is None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert subscribe(client, "ada@example.com").status_code == 200
+    assert "confirm" in links(mail.outbox[0])
