@@ -1,0 +1,1 @@
+"""REST API of the subscribers concern (``/api/subscribers/``, managers only)."""
