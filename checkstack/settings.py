@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from checkstack.cacheurl import file_cache, parse_cache_url
 from checkstack.dburl import parse_database_url, sqlite_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -103,6 +104,15 @@ else:
     DATABASES = {
         "default": sqlite_database(VAR_DIR / "checkstack.sqlite3", conn_max_age=CONN_MAX_AGE)
     }
+
+# One cache shared by every process of the installation (web servers and workers): the status
+# page is invalidated by the process that made a change, and throttling counts across
+# processes. A file-based cache under var/ on one machine; CACHE_URL (redis://, db://,
+# file://, locmem://; see checkstack/cacheurl.py and docs/deployment.md) for anything else.
+if os.environ.get("CACHE_URL"):
+    CACHES = {"default": parse_cache_url(os.environ["CACHE_URL"])}
+else:
+    CACHES = {"default": file_cache(VAR_DIR / "cache")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -8,6 +8,9 @@ from checkstack.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp", "bench"]
 
+# One process per test run: per-process memory, emptied with each run (the default project's
+# shared file cache under var/ would carry entries from one run into the next).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHECKSTACK_LOCK_TIMEOUT = 10
 LOGGING = {
