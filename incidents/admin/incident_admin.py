@@ -32,7 +32,7 @@ from .actions import delete_incidents, delete_selected, resolve_selected
 from .change_log import change_log_table
 from .changelist import ActiveFilter, IncidentChangeList, SystemFilter
 from .inlines import IncidentLinkInline, IncidentUpdateInline, save_rows
-from .system_names import system_label, system_names
+from .system_names import SystemColumns
 
 CREATE_FIELDS = (
     "title",
@@ -56,7 +56,7 @@ UPDATE_FIELDS = (
 
 
 @admin.register(Incident)
-class IncidentAdmin(ServiceModelAdmin):
+class IncidentAdmin(SystemColumns, ServiceModelAdmin):
     manage_permission = "incidents.manage_incident"
     form = IncidentForm
     add_form = IncidentAddForm
@@ -131,19 +131,6 @@ class IncidentAdmin(ServiceModelAdmin):
         return [IncidentUpdateInline, IncidentLinkInline]
 
     # -- columns and read-only fields ------------------------------------------------------------
-
-    @admin.display(description="systems")
-    def system_list(self, obj: Incident) -> str:
-        ids = [s.system_id for s in obj.systems.all()]
-        names = getattr(obj, "catalog_names", None)
-        if names is None:  # outside the changelist, which looks them up for the whole page
-            names = system_names(ids)
-        return ", ".join(system_label(system_id, names) for system_id in ids)
-
-    @admin.display(description="systems")
-    def system_ids(self, obj: Incident) -> str:
-        """Shown in place of the form field of that name to staff who may only view."""
-        return self.system_list(obj)
 
     @admin.display(description="age", ordering="-created_at")
     def age(self, obj: Incident) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+from django.contrib import admin
 
 from checkstack.entities.registry import find_handle
 
@@ -19,3 +22,21 @@ def system_names(system_ids: Iterable[str]) -> dict[str, str]:
 def system_label(system_id: str, names: dict[str, str]) -> str:
     name = names.get(system_id)
     return f"{name} ({system_id})" if name and name != system_id else system_id
+
+
+class SystemColumns:
+    """The "systems" column of an admin whose rows link systems (``obj.systems``, rows with a
+    ``system_id``), and the read-only stand-in for the ``system_ids`` form field."""
+
+    @admin.display(description="systems")
+    def system_list(self, obj: Any) -> str:
+        ids = [s.system_id for s in obj.systems.all()]
+        names = getattr(obj, "catalog_names", None)
+        if names is None:  # outside the changelist, which looks them up for the whole page
+            names = system_names(ids)
+        return ", ".join(system_label(system_id, names) for system_id in ids)
+
+    @admin.display(description="systems")
+    def system_ids(self, obj: Any) -> str:
+        """Shown in place of the form field of that name to staff who may only view."""
+        return self.system_list(obj)

@@ -21,7 +21,7 @@ from checkstack.admin_saves import CreateOrUpdateAdmin
 from checkstack.errors import NotFound
 from checkstack.service_admin import REFUSABLE, ServiceInline
 from incidents.admin.changelist import IncidentChangeList
-from incidents.admin.system_names import system_label, system_names
+from incidents.admin.system_names import SystemColumns
 from statuspage.models import Maintenance, MaintenanceSystem, MaintenanceUpdate
 
 from . import services
@@ -103,7 +103,7 @@ cancel_selected = transition_action("cancel_selected", "Cancel", services.cancel
 
 
 @admin.register(Maintenance)
-class MaintenanceAdmin(CreateOrUpdateAdmin):
+class MaintenanceAdmin(SystemColumns, CreateOrUpdateAdmin):
     manage_permission = "incidents.manage_incident"
     create_fields = update_fields = FIELDS
     form = MaintenanceForm
@@ -145,19 +145,6 @@ class MaintenanceAdmin(CreateOrUpdateAdmin):
         return [] if obj is None else [MaintenanceUpdateInline]
 
     # -- columns and read-only fields ------------------------------------------------------------
-
-    @admin.display(description="systems")
-    def system_list(self, obj: Maintenance) -> str:
-        ids = [s.system_id for s in obj.systems.all()]
-        names = getattr(obj, "catalog_names", None)
-        if names is None:  # outside the changelist, which looks them up for the whole page
-            names = system_names(ids)
-        return ", ".join(system_label(system_id, names) for system_id in ids)
-
-    @admin.display(description="systems")
-    def system_ids(self, obj: Maintenance) -> str:
-        """Shown in place of the form field of that name to staff who may only view."""
-        return self.system_list(obj)
 
     @admin.display(description="change log")
     def change_log(self, obj: Maintenance | None) -> str:
