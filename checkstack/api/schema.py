@@ -1,9 +1,16 @@
-"""Error responses documented on every endpoint of the OpenAPI schema."""
+"""Error responses documented on every endpoint of the OpenAPI schema, and what the schema
+says about strict request bodies."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.plumbing import get_class
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+from .serializers import StrictInputSerializer
 
 _detail = inline_serializer("ErrorDetail", fields={"detail": serializers.CharField()})
 _field_errors = inline_serializer(
@@ -36,3 +43,20 @@ def manager_only_fields_are_optional(result: dict, generator: object, **kwargs: 
     if schema and "required" in schema:
         schema["required"] = [f for f in schema["required"] if f not in MANAGER_ONLY_UPDATE_FIELDS]
     return result
+
+
+class StrictRequestBodies(OpenApiSerializerExtension):
+    """The request bodies of ``StrictInputSerializer``s refuse fields they do not declare:
+    their schema says ``additionalProperties: false`` (registered by being defined)."""
+
+    target_class = StrictInputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        serializer_class = get_class(self.target)
+        if not serializer_class.__dict__.get("__doc__"):
+            schema.pop("description", None)  # the base class's docstring says nothing to clients
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema

@@ -10,10 +10,48 @@ from rest_framework import serializers
 from checkstack.entities.models import Change
 from checkstack.validation import storage_problem
 
+# What DRF says about a value of the wrong JSON type, by the field types it would coerce.
+NOT_A_STRING = "Not a valid string."
+NOT_A_BOOLEAN = "Must be a valid boolean."
+NOT_AN_INTEGER = "A valid integer is required."
+
+
+def json_type_problem(field: serializers.Field, value: Any) -> str | None:
+    """Why ``value`` is not of the JSON type the OpenAPI schema gives ``field``.
+
+    DRF coerces on its own: ``0`` into the string ``"0"``, ``"yes"`` and ``1`` into ``True``,
+    ``"5"`` into ``5``; the schema promises a string, a boolean, an integer. ``None`` is left
+    to the field's ``allow_null``.
+    """
+    if value is None:
+        return None
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else NOT_A_BOOLEAN
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else NOT_AN_INTEGER
+    if isinstance(field, serializers.MultipleChoiceField):
+        return None
+    if isinstance(
+        field, (serializers.CharField, serializers.ChoiceField, serializers.DateTimeField)
+    ):
+        return None if isinstance(value, str) else NOT_A_STRING
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = json_type_problem(field.child, item) if item is not None else None
+            if problem:
+                return f"Item {index}: {problem}"
+    return None
+
 
 class StrictInputSerializer(serializers.Serializer):
-    """Rejects fields it does not declare and values that cannot be stored (NUL characters,
-    unpaired surrogates, non-finite numbers, deep nesting): 400 naming each field."""
+    """Rejects fields it does not declare, values of another JSON type than the schema gives
+    (no coercion of ``0`` into ``"0"`` or of ``"yes"`` into ``true``) and values that cannot be
+    stored (NUL characters, unpaired surrogates, non-finite numbers, deep nesting): 400 naming
+    each field."""
+
+    # (The docstring is the schema's description of every body without one of its own.)
+    # The schema of its request bodies says ``additionalProperties: false``:
+    # ``checkstack.api.schema.StrictRequestBodies``.
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -24,6 +62,13 @@ class StrictInputSerializer(serializers.Serializer):
             if any(problems.values()):
                 raise serializers.ValidationError(
                     {field: [problem] for field, problem in sorted(problems.items()) if problem}
+                )
+            types = {
+                name: json_type_problem(self.fields[name], value) for name, value in data.items()
+            }
+            if any(types.values()):
+                raise serializers.ValidationError(
+                    {name: [problem] for name, problem in sorted(types.items()) if problem}
                 )
         return super().to_internal_value(data)
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import django_filters
 
+from checkstack.api.filters import BooleanFilter, ChoiceFilter
+
 from .. import services
 from ..choices import Severity, Status
 from ..models import Incident
@@ -13,16 +15,14 @@ from .permissions import audience_for
 
 
 class IncidentFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(
+    status = ChoiceFilter(
         choices=Status.choices, help_text="Only this status (include_resolved is then ignored)."
     )
-    severity = django_filters.ChoiceFilter(choices=Severity.choices)
+    severity = ChoiceFilter(choices=Severity.choices)
     system = django_filters.CharFilter(help_text="Only incidents linked to this system id.")
-    include_resolved = django_filters.BooleanFilter(
-        help_text="Also list resolved incidents (default false)."
-    )
+    include_resolved = BooleanFilter(help_text="Also list resolved incidents (default false).")
     search = django_filters.CharFilter(help_text="Case-insensitive substring of the title.")
-    ordering = django_filters.ChoiceFilter(
+    ordering = ChoiceFilter(
         choices=[(o, o) for o in services.ORDERINGS],
         help_text="Sort key, '-' for descending; default -updated_at.",
     )

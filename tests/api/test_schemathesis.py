@@ -3,8 +3,10 @@
 The schema is loaded in-process from the Django WSGI app at ``/api/schema/``; each operation
 gets a bounded number of generated requests (examples, coverage and fuzzing phases, fixed seed,
 no shrinking) sent as an authenticated manager (token). Path parameters and system id lists are
-drawn partly from seeded rows so the success paths run too, not only 404s and 400s. Checks: no
-5xx, and status code, content type and body conform to the schema.
+drawn partly from seeded rows so the success paths run too, not only 404s and 400s (never in a
+negative case: its body stays as generated). Cases are positive and negative (schema-violating
+on purpose). Checks: no 5xx; status code, content type and body conform to the schema; every
+schema-violating request is refused (``negative_data_rejection``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -28,6 +31,7 @@ from catalog import services as catalog
 from incidents import services
 from statuspage.maintenance import services as maintenance
 from tests.api.helpers import add_timeline, make_incident, make_systems
+from tests.api.schema_cases import body_is_schema_valid
 from tests.statuspage.maintenance.helpers import make_maintenance, running
 
 MAX_EXAMPLES = 15
@@ -37,6 +41,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    negative_data_rejection,
 ]
 
 SEEDED: dict[str, list[str]] = {}
@@ -100,6 +105,7 @@ schema = schemathesis.openapi.from_wsgi(
         {
             "seed": SEED,
             "generation": {
+                "mode": "all",  # positive and negative (schema-violating) cases
                 "max-examples": MAX_EXAMPLES,
                 "no-shrink": True,
                 "deterministic": True,
@@ -128,6 +134,8 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 @schema.hook
 def flatmap_body(context: Any, body: Any) -> Any:
     """Ids and urls in bodies: as generated, or seeded ids / a valid url (so writes succeed)."""
+    if not body_is_schema_valid(context, body):
+        return st.just(body)
     if isinstance(body, dict) and isinstance(body.get("system_ids"), list):
         return st.sampled_from([body, {**body, "system_ids": SEEDED["system"][:2]}])
     if isinstance(body, dict) and isinstance(body.get("ids"), list):

@@ -3,9 +3,10 @@ holding ``automation.manage_automation`` (the API suite's manager lacks it, so t
 operations only answer 403).
 
 Path ids are drawn partly from a seeded automation, run, webhook endpoint and delivery, and
-bodies partly replaced by the valid example definition (or a valid webhook URL), so the success
-paths run too. Checks: no 5xx; status code, content type and
-body conform to the schema.
+bodies of positive cases partly replaced by the valid example definition (or a valid webhook
+URL), so the success paths run too. Cases are positive and negative (schema-violating on
+purpose). Checks: no 5xx; status code, content type and body conform to the schema; every
+schema-violating request is refused (``negative_data_rejection``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -29,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from checkstack.automation import services as automations
 from checkstack.automation import webhooks
 from tests.api.helpers import make_user
+from tests.api.schema_cases import body_is_schema_valid
 from tests.automation.helpers import critical_incident_definition, grant, make_run
 
 HOOK_URL = "http://127.0.0.1:9/hook"
@@ -38,6 +41,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    negative_data_rejection,
 ]
 SEEDED: list[str] = []
 
@@ -48,6 +52,7 @@ schema = schemathesis.openapi.from_wsgi(
         {
             "seed": 20261126,
             "generation": {
+                "mode": "all",  # positive and negative (schema-violating) cases
                 "max-examples": 25,
                 "no-shrink": True,
                 "deterministic": True,
@@ -95,6 +100,8 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 def flatmap_body(context: Any, body: Any) -> Any:
     """A generated body, or one whose definition fields (or webhook URL) are replaced by valid
     ones."""
+    if not body_is_schema_valid(context, body):
+        return st.just(body)
     if isinstance(body, dict) and ("steps" in body or "trigger" in body):
         example = critical_incident_definition()
         valid = {**body, **{key: example[key] for key in ("trigger", "steps") if key in body}}

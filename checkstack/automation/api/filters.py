@@ -6,13 +6,15 @@ from typing import Any
 
 import django_filters
 
+from checkstack.api.filters import ChoiceFilter
+
 from .. import runs
 from ..models import AutomationRun, RunStatus
 
 
 class RunFilter(django_filters.FilterSet):
     automation = django_filters.CharFilter(help_text="Only runs of this automation id.")
-    status = django_filters.ChoiceFilter(choices=RunStatus.choices)
+    status = ChoiceFilter(choices=RunStatus.choices)
 
     class Meta:
         model = AutomationRun

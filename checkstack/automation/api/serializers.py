@@ -112,17 +112,46 @@ class AutomationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-@extend_schema_field(AutomationTriggerSerializer)
+# The shapes the services take (schema only): optional keys take the services' defaults, and
+# unknown keys are refused.
+class TriggerInput(StrictInputSerializer):
+    event = serializers.CharField(help_text="A registered trigger id, e.g. 'incident.created'.")
+    filter = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="A Jinja2 expression over 'trigger'; blank or null: every event matches.",
+    )
+
+
+class StepInput(StrictInputSerializer):
+    id = serializers.CharField(help_text="Unique in the automation, [a-z][a-z0-9_]*.")
+    action = serializers.CharField(help_text="A registered action id.")
+    config = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="The action's config; strings with {{ }} or {% %} are Jinja2 templates.",
+    )
+    continue_on_error = serializers.BooleanField(required=False)
+
+
+class ConcurrencyInput(StrictInputSerializer):
+    scope = serializers.ChoiceField(choices=SCOPES, required=False)
+    mode = serializers.ChoiceField(choices=MODES, required=False)
+    max_runs = serializers.IntegerField(min_value=1, required=False)
+
+
+@extend_schema_field(TriggerInput)
 class TriggerInputField(serializers.JSONField):
     """``{event, filter?}``, validated by the services."""
 
 
-@extend_schema_field(AutomationStepSerializer(many=True))
+@extend_schema_field(StepInput(many=True))
 class StepsInputField(serializers.JSONField):
     """``[{id, action, config?, continue_on_error?}]``, validated by the services."""
 
 
-@extend_schema_field(AutomationConcurrencySerializer)
+@extend_schema_field(ConcurrencyInput)
 class ConcurrencyInputField(serializers.JSONField):
     """``{scope?, mode?, max_runs?}`` (missing keys take the defaults), validated by services."""
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 
+from checkstack.api.filters import ChoiceFilter
 from checkstack.visibility import visibilities_for
 from incidents.choices import Visibility
 from statuspage.models import Maintenance
@@ -15,12 +16,12 @@ from ..choices import MaintenanceStatus
 
 
 class MaintenanceFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=MaintenanceStatus.choices)
+    status = ChoiceFilter(choices=MaintenanceStatus.choices)
     system = django_filters.CharFilter(help_text="Only maintenances of this system id.")
-    visibility = django_filters.ChoiceFilter(
+    visibility = ChoiceFilter(
         choices=Visibility.choices, help_text="Only this visibility (among those you may see)."
     )
-    ordering = django_filters.ChoiceFilter(
+    ordering = ChoiceFilter(
         choices=[(o, o) for o in services.ORDERINGS],
         help_text=f"Sort key, '-' for descending; default {services.DEFAULT_ORDERING}.",
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 
+from checkstack.api.filters import BooleanFilter, ChoiceFilter
 from statuspage.models import Subscriber
 
 from .. import services
@@ -13,8 +14,8 @@ from ..choices import Channel
 
 
 class SubscriberFilter(django_filters.FilterSet):
-    channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    confirmed = django_filters.BooleanFilter(help_text="Only confirmed (true) or unconfirmed.")
+    channel = ChoiceFilter(choices=Channel.choices)
+    confirmed = BooleanFilter(help_text="Only confirmed (true) or unconfirmed.")
     system = django_filters.CharFilter(help_text="Only subscribers that chose this system id.")
     group = django_filters.CharFilter(help_text="Only subscribers that chose this group id.")
     search = django_filters.CharFilter(help_text="Case-insensitive substring of the address.")
