@@ -89,6 +89,10 @@ class ActionDefinition:
     # False for actions with effects outside the database (HTTP calls): the engine then runs
     # them outside the step's transaction, at least once, instead of exactly once.
     transactional: bool = True
+    # Save-time checks the schema cannot make because they look outside (a webhook URL's DNS):
+    # given the config's literal (non-template) fields, returns field -> problem. Called by the
+    # services before any lock is taken; templated fields are checked when a run renders them.
+    check_config: Callable[[Mapping[str, Any]], dict[str, str]] | None = None
 
 
 _triggers: dict[str, TriggerDefinition] = {}
@@ -139,6 +143,7 @@ def register_action(
     produces: str | None = None,
     consumes: Iterable[str] = (),
     transactional: bool = True,
+    check_config: Callable[[Mapping[str, Any]], dict[str, str]] | None = None,
 ) -> ActionDefinition:
     _check_id("Action", id, _actions)
     _check_schema("Action", id, config_schema)
@@ -154,6 +159,7 @@ def register_action(
         produces,
         tuple(consumes),
         transactional,
+        check_config,
     )
     _actions[id] = definition
     return definition

@@ -14,6 +14,9 @@ Saving validates the whole definition (shared/spec/automation.md, "Automation de
   a trigger whose context can supply one: a trigger supplies the artifact type named like its
   namespace (``incident.created`` / ``incident.resolved`` supply ``incident``, found from the
   runs of the same automation and context key).
+- an action's save-time checks that look outside (``check_config``): a literal ``webhook.send``
+  URL passes the webhook endpoints' SSRF rules (its host resolves, to public addresses only
+  unless ``CHECKSTACK_WEBHOOK_ALLOW_PRIVATE``); a templated URL is checked when a run sends.
 
 Errors are ``ValidationError`` field → messages; step messages name the step and the field.
 """
@@ -218,6 +221,35 @@ def clean_steps(errors: Errors, value: Any, trigger_event: str) -> list[dict[str
     return steps
 
 
+def outside_checks(steps: Any) -> list[str]:
+    """The messages of the actions' save-time checks that look outside the process (a
+    ``webhook.send`` URL's host and addresses, with the endpoints' SSRF rules), run on each
+    step's literal config fields; templated fields are checked when a run renders them.
+
+    Called before any lock is taken (DNS can take seconds); steps too malformed to check get
+    their messages from ``clean_steps``.
+    """
+    if not isinstance(steps, list) or len(steps) > MAX_STEPS:
+        return []
+    messages = []
+    for position, raw in enumerate(steps, start=1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+            continue
+        action_id = raw.get("action")
+        action = get_action(action_id) if isinstance(action_id, str) else None
+        if action is None or action.check_config is None:
+            continue
+        step_id = raw.get("id")
+        if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id):
+            step_id = f"#{position}"
+        literal = {
+            field: value for field, value in raw["config"].items() if not _template_strings(value)
+        }
+        for field, problem in action.check_config(literal).items():
+            messages.append(f"Step {step_id!r}, config field {field!r}: {problem}")
+    return messages
+
+
 def clean_concurrency(errors: Errors, value: Any) -> dict[str, Any]:
     if value is None:
         return default_concurrency()
@@ -237,8 +269,11 @@ def clean_concurrency(errors: Errors, value: Any) -> dict[str, Any]:
     return {key: concurrency[key] for key in CONCURRENCY_KEYS}
 
 
-def _clean_definition(fields: dict[str, Any]) -> dict[str, Any]:
-    """Every field of an automation, validated together (steps depend on the trigger)."""
+def _clean_definition(
+    fields: dict[str, Any], *, outside: list[str] | None = None
+) -> dict[str, Any]:
+    """Every field of an automation, validated together (steps depend on the trigger);
+    ``outside``: the messages of ``outside_checks`` on the steps given."""
     errors = Errors()
     for field, value in fields.items():
         errors.unstorable(field, value)
@@ -257,6 +292,8 @@ def _clean_definition(fields: dict[str, Any]) -> dict[str, Any]:
     cleaned["enabled"] = fields["enabled"]
     cleaned["trigger"] = clean_trigger(errors, fields["trigger"])
     cleaned["steps"] = clean_steps(errors, fields["steps"], cleaned["trigger"]["event"])
+    for message in outside or ():
+        errors.add("steps", message)
     cleaned["concurrency"] = clean_concurrency(errors, fields["concurrency"])
     errors.raise_if_any()
     return cleaned
@@ -290,7 +327,8 @@ def create_automation(
     actor: ActorLike = None,
 ) -> Automation:
     cleaned = _clean_definition(
-        _definition(name, description, enabled, trigger, steps, concurrency)
+        _definition(name, description, enabled, trigger, steps, concurrency),
+        outside=outside_checks(steps),
     )
     return Automation.objects.create(**cleaned)
 
@@ -306,8 +344,11 @@ def update_automation(
     concurrency: Any = UNSET,
     actor: ActorLike = None,
 ) -> Automation:
-    """Change the given fields; the resulting definition is validated as a whole."""
+    """Change the given fields; the resulting definition is validated as a whole. The outside
+    checks run on the steps only when they are given: disabling an automation whose webhook
+    host stopped resolving still works."""
     changes = _definition(name, description, enabled, trigger, steps, concurrency)
+    outside = [] if steps is UNSET else outside_checks(steps)
     with transaction.atomic():
         automation = Automation.objects.select_for_update().filter(pk=automation_id).first()
         if automation is None:
@@ -316,7 +357,7 @@ def update_automation(
             field: getattr(automation, field) if value is UNSET else value
             for field, value in changes.items()
         }
-        cleaned = _clean_definition(fields)
+        cleaned = _clean_definition(fields, outside=outside)
         for field, value in cleaned.items():
             setattr(automation, field, value)
         automation.save()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -42,6 +44,19 @@ class WebhookSendConfig(BaseModel):
         if not value.lower().startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+
+def check_send_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """The SSRF check of a literal ``url`` at save time, with the endpoints' rules
+    (``http.check_url``: resolves the host unless private addresses are allowed). A URL the
+    schema refuses already (not http(s), too long) is left to the schema's message."""
+    url = config.get("url")
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+        return {}
+    if len(url) > http.MAX_URL_LENGTH:
+        return {}
+    problem = http.check_url(url)
+    return {"url": problem} if problem else {}
 
 
 def action_message_id(run_id: str | None, step_id: str | None) -> str:
@@ -97,4 +112,5 @@ def register_webhook_action() -> None:
         WebhookSendConfig,
         run_webhook_send,
         transactional=False,  # an HTTP call: never hold the run's transaction open over it
+        check_config=check_send_config,
     )
