@@ -197,31 +197,7 @@ def test_cancel_action_needs_manage_automation(clerk: Client, automation: Automa
 # -- webhook endpoints ------------------------------------------------------------------------
 
 
-def test_adding_an_endpoint_shows_its_secret_once(operator: Client) -> None:
-    response = operator.post(
-        f"{ENDPOINTS_URL}add/",
-        {
-            "url": HOOK_URL,
-            "events": '["incident.created"]',
-            "system_ids": "",
-            "description": "Pager",
-            "enabled": "on",
-        },
-    )
-
-    assert_saved(response)
-    stored = WebhookEndpoint.objects.get()
-    assert stored.events == ["incident.created"]
-    assert stored.system_ids == []
-    assert any(stored.secret in message for message in messages_of(response))
-    first_view = operator.get(response["Location"]).content.decode()  # shows the messages
-    assert stored.secret in first_view
-
-    page = operator.get(f"{ENDPOINTS_URL}{stored.pk}/change/").content.decode()
-    listing = operator.get(ENDPOINTS_URL).content.decode()
-    assert stored.secret not in page
-    assert stored.secret not in listing
-    assert 'name="secret"' not in page
+# Adding an endpoint and the one-time page of its secret: test_admin_secret_once.py.
 
 
 def test_adding_an_endpoint_with_a_bad_url_shows_the_service_message(operator: Client) -> None:

@@ -1,5 +1,6 @@
-"""Admin of webhook endpoints (writes through the webhooks services) and their deliveries
-(a read-only log with redeliver)."""
+"""Admin of webhook endpoints (writes through the webhooks services; a new endpoint's secret
+shown once, ``checkstack.one_time_secrets``) and their deliveries (a read-only log with
+redeliver)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from checkstack.errors import NotFound
+from checkstack.one_time_secrets import OneTimeSecretAdmin
 from checkstack.service_admin import (
     REFUSABLE,
     ServiceModelAdmin,
@@ -60,8 +62,12 @@ class AutoDisabledFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ServiceModelAdmin):
+class WebhookEndpointAdmin(OneTimeSecretAdmin, ServiceModelAdmin):
+    """Endpoints; after an add, the new signing secret is shown once on its own page (receivers
+    need it to verify signatures), never in a message cookie."""
+
     manage_permission = "automation.manage_automation"
+    one_time_secret_label = "signing secret"
     form = WebhookEndpointForm
     actions = ("send_test_ping", "delete_selected")
     list_display = (
@@ -121,14 +127,6 @@ class WebhookEndpointAdmin(ServiceModelAdmin):
         except REFUSABLE as exc:
             raise ServiceRefused({"": refusal_errors(exc)}) from exc
         adopt(obj, saved)
-        if not change:
-            # The only time the secret is displayed: receivers need it to verify signatures.
-            self.message_user(
-                request,
-                f"Signing secret of {saved.url} (copy it now, it is not shown again): "
-                f"{saved.secret}",
-                messages.WARNING,
-            )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         try:
