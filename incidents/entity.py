@@ -5,6 +5,9 @@ even when an update changes nothing of its incident."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -64,13 +67,36 @@ def incident_payload(change: EntityChange) -> dict[str, Any]:
     return payload
 
 
+# The incident rows the current write saved, by id (see ``saved_rows``).
+_saved: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "incident_saved_rows", default=None
+)
+
+
+@contextlib.contextmanager
+def saved_rows() -> Iterator[dict[str, Any]]:
+    """Within the block, a service that saved an incident row puts the instance it saved in
+    the yielded dict (by id); the payload of that incident's change then takes the descriptive
+    fields from it (they are what the row holds in this transaction) instead of reading them."""
+    rows: dict[str, Any] = {}
+    token = _saved.set(rows)
+    try:
+        yield rows
+    finally:
+        _saved.reset(token)
+
+
 def _descriptive_fields(incident_id: str) -> dict[str, Any]:
     """Title, description and timestamps for filters and templates (not part of the state,
-    so they are read here, in the write's transaction; absent after a delete)."""
+    so they are read here, in the write's transaction, unless the write saved the row itself;
+    absent after a delete)."""
     from .models import Incident
 
+    saved = (_saved.get() or {}).get(incident_id)
     row = (
-        Incident.objects.filter(pk=incident_id)
+        {f: getattr(saved, f) for f in ("title", "description", "created_at", "resolved_at")}
+        if saved is not None
+        else Incident.objects.filter(pk=incident_id)
         .values("title", "description", "created_at", "resolved_at")
         .first()
     )

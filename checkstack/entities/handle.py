@@ -8,6 +8,7 @@ notify in-process subscribers and hand the outbox rows to the workers.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -37,6 +38,10 @@ S = TypeVar("S", bound=BaseModel)
 ReadFn = Callable[[list[str]], Mapping[str, Any]]
 LockFn = Callable[[list[str]], Any]
 ApplyFn = Callable[[Any], Any]
+
+# Set while an entity write runs its ``apply``: a write nested in another one joins its
+# transaction without a savepoint of its own (see ``_write``).
+_writing: contextvars.ContextVar[bool] = contextvars.ContextVar("entity_writing", default=False)
 
 
 class EntityHandle(Generic[S]):
@@ -124,6 +129,21 @@ class EntityHandle(Generic[S]):
         """
         return self._write(str(entity_id), apply, actor=actor, run_id=run_id, removing=False)
 
+    def create(
+        self,
+        entity_id: str,
+        apply: ApplyFn,
+        *,
+        actor: Actor | Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> S | None:
+        """``mutate`` for an entity that does not exist yet: ``apply(None)`` must insert its
+        owning row (a plain INSERT), so that it fails, and the write rolls back, if the entity
+        does exist. ``prev`` is then None by construction and is not read."""
+        return self._write(
+            str(entity_id), apply, actor=actor, run_id=run_id, removing=False, creating=True
+        )
+
     def remove(
         self,
         entity_id: str,
@@ -143,13 +163,25 @@ class EntityHandle(Generic[S]):
         actor: Actor | Mapping[str, Any] | None,
         run_id: str | None,
         removing: bool,
+        creating: bool = False,
     ) -> S | None:
         if not entity_id:
             raise ValueError(f"{self.kind}: entity id must be a non-empty string")
         actor_data = normalize_actor(actor)
         run_id = str(run_id) if run_id is not None else None
-        with lock_timeout_as(f"entity:{self.kind}:{entity_id}"), transaction.atomic():
-            if self._folds_read():
+        # Nested in another entity write's ``apply`` (an incident's timeline update): no
+        # savepoint, as an error here fails the outer write too, which then rolls back whole.
+        savepoint = not _writing.get()
+        with (
+            lock_timeout_as(f"entity:{self.kind}:{entity_id}"),
+            transaction.atomic(savepoint=savepoint),
+        ):
+            if creating:
+                seq, now = lock_entity(self.kind, entity_id)
+                if self._lock is not None:
+                    self._lock([entity_id])
+                prev = None
+            elif self._folds_read():
                 seq, now, state, current = lock_and_read(self.kind, entity_id, self._read)
                 if current:
                     prev = self._validate(state) if state is not None else None
@@ -160,7 +192,11 @@ class EntityHandle(Generic[S]):
                 if self._lock is not None:
                     self._lock([entity_id])
                 prev = self.get(entity_id)
-            apply(prev)
+            token = _writing.set(True)
+            try:
+                apply(prev)
+            finally:
+                _writing.reset(token)
             next_ = None if removing else self.get(entity_id)
             change = self._record(entity_id, seq, now, prev, next_, actor_data, run_id)
             if change is None:

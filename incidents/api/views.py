@@ -70,6 +70,13 @@ class IncidentViewSet(CheckstackViewSet):
             IncidentDetailSerializer(incident, context=self._context()).data, status=code
         )
 
+    def _written(self, incident: Incident, *, code: int = status.HTTP_200_OK) -> Response:
+        """The detail of an incident a service has just saved (that row is not read again)."""
+        incident = services.detail_of(incident, audience=audience_for(self.request.user))
+        return Response(
+            IncidentDetailSerializer(incident, context=self._context()).data, status=code
+        )
+
     # -- incidents ------------------------------------------------------------------------
 
     @extend_schema(responses={200: IncidentSerializer(many=True), **ERRORS_READ})
@@ -84,7 +91,7 @@ class IncidentViewSet(CheckstackViewSet):
         incident = services.create_incident(
             **validated(IncidentCreateSerializer, request), actor=request.user
         )
-        return self._detail(incident.pk, code=status.HTTP_201_CREATED)
+        return self._written(incident, code=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: IncidentDetailSerializer, **ERRORS_READ})
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -94,10 +101,10 @@ class IncidentViewSet(CheckstackViewSet):
         request=IncidentUpdateSerializer, responses={200: IncidentDetailSerializer, **ERRORS_WRITE}
     )
     def partial_update(self, request: Request, pk: str) -> Response:
-        services.update_incident(
+        incident = services.update_incident(
             pk, **validated(IncidentUpdateSerializer, request), actor=request.user
         )
-        return self._detail(pk)
+        return self._written(incident)
 
     @extend_schema(responses={204: None, **ERRORS_WRITE})
     def destroy(self, request: Request, pk: str) -> Response:

@@ -12,7 +12,7 @@ from checkstack.entities import advisory_lock
 from checkstack.validation import Errors, clean_choice, clean_optional_text, clean_required_text
 
 from ..choices import Severity, Status, Visibility
-from ..entity import IncidentState, incident_handle
+from ..entity import IncidentState, incident_handle, saved_rows
 from ..models import Incident, IncidentSystem, IncidentUpdate
 from .fields import (
     MAX_TITLE,
@@ -22,6 +22,7 @@ from .fields import (
     clean_system_ids,
     clean_visibility,
 )
+from .queries import remember_written
 from .writes import notify_changed
 
 
@@ -38,6 +39,8 @@ def create_incident(
     actor: ActorLike = None,
     run_id: str | None = None,
 ) -> Incident:
+    """A new incident (``detail_of`` shows it with its systems and initial update without
+    reading them again)."""
     errors = Errors()
     title = clean_required_text(errors, "title", title, MAX_TITLE)
     severity = clean_choice(errors, "severity", severity, Severity.values)
@@ -60,24 +63,29 @@ def create_incident(
     )
 
     def apply(prev: IncidentState | None) -> None:
+        check_systems_exist(ids)
         incident.save(force_insert=True)
-        IncidentSystem.objects.bulk_create(
+        systems = IncidentSystem.objects.bulk_create(
             [IncidentSystem(incident_id=incident.pk, system_id=s) for s in ids]
         )
+        updates = []
         if initial_message is not None:
-            IncidentUpdate.objects.create(
-                incident_id=incident.pk,
-                message=initial_message,
-                status_change=Status.INVESTIGATING,
-                visibility=Visibility.PUBLIC,
-                created_at=incident.created_at,
-                created_by=user_of(actor),
+            updates.append(
+                IncidentUpdate.objects.create(
+                    incident_id=incident.pk,
+                    message=initial_message,
+                    status_change=Status.INVESTIGATING,
+                    visibility=Visibility.PUBLIC,
+                    created_at=incident.created_at,
+                    created_by=user_of(actor),
+                )
             )
+        remember_written(incident, systems=systems, updates=updates, links=[])
+        saved[incident.pk] = incident
 
-    with transaction.atomic():
-        check_systems_exist(ids)
-        next_ = incident_handle().mutate(incident.pk, apply, actor=actor_data, run_id=run_id)
-        notify_changed(incident.pk, None, next_, actor_data)
+    with saved_rows() as saved:
+        next_ = incident_handle().create(incident.pk, apply, actor=actor_data, run_id=run_id)
+    notify_changed(incident.pk, None, next_, actor_data)
     return incident
 
 

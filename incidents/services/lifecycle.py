@@ -75,6 +75,8 @@ def update_incident(
     errors.raise_if_any()
 
     def change(incident: Incident, now: Any) -> Incident:
+        if ids is not None:
+            check_systems_exist(ids)
         for field, value in fields.items():
             setattr(incident, field, value)
         incident.updated_at = now
@@ -89,10 +91,7 @@ def update_incident(
             )
         return incident
 
-    with transaction.atomic():
-        if ids is not None:
-            check_systems_exist(ids)
-        return write_incident(str(incident_id), change, actor=to_actor(actor), run_id=run_id)  # type: ignore[no-any-return]
+    return write_incident(str(incident_id), change, actor=to_actor(actor), run_id=run_id)  # type: ignore[no-any-return]
 
 
 def resolve_incident(

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    IntegerField,
+    Prefetch,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 
 from checkstack.errors import NotFound
 
@@ -73,33 +82,78 @@ def list_incidents(
     return incidents.order_by(ordering, "id")
 
 
+def _detail_prefetches(audience: Audience) -> dict[str, Prefetch]:
+    """What the detail of an incident shows: its systems, the updates (with their authors) and
+    links ``audience`` may see, oldest first."""
+    visible = sorted(audience.visibilities)
+    return {
+        "systems": Prefetch("systems", queryset=IncidentSystem.objects.order_by("system_id")),
+        "updates": Prefetch(
+            "updates",
+            queryset=IncidentUpdate.objects.filter(visibility__in=visible)
+            .select_related("created_by")
+            .order_by("created_at", "id"),
+        ),
+        "links": Prefetch(
+            "links",
+            queryset=IncidentLink.objects.filter(visibility__in=visible).order_by(
+                "created_at", "id"
+            ),
+        ),
+    }
+
+
 def get_incident(incident_id: str, *, audience: Audience = Audience.MANAGER) -> Incident:
     """The incident with its systems, and the updates and links ``audience`` may see.
 
     An incident the audience may not see is not found, as if it did not exist."""
-    visible = sorted(audience.visibilities)
     incident = (
-        Incident.objects.prefetch_related(
-            Prefetch("systems", queryset=IncidentSystem.objects.order_by("system_id")),
-            Prefetch(
-                "updates",
-                queryset=IncidentUpdate.objects.filter(visibility__in=visible)
-                .select_related("created_by")
-                .order_by("created_at", "id"),
-            ),
-            Prefetch(
-                "links",
-                queryset=IncidentLink.objects.filter(visibility__in=visible).order_by(
-                    "created_at", "id"
-                ),
-            ),
-        )
-        .filter(pk=incident_id, visibility__in=visible)
+        Incident.objects.prefetch_related(*_detail_prefetches(audience).values())
+        .filter(pk=incident_id, visibility__in=sorted(audience.visibilities))
         .first()
     )
     if incident is None:
         raise NotFound(f"Incident {incident_id} not found")
     return incident
+
+
+def detail_of(incident: Incident, *, audience: Audience) -> Incident:
+    """``get_incident`` for the instance a write has just saved and returned: the related rows
+    the write left with it (``remember_written``) are filtered for ``audience``, the others are
+    read; the row itself is not read again."""
+    if incident.visibility not in audience.visibilities:
+        raise NotFound(f"Incident {incident.pk} not found")
+    written: dict[str, list[Any]] = incident.__dict__.pop(_WRITTEN, {})
+    missing = []
+    for name, prefetch in _detail_prefetches(audience).items():
+        if name not in written:
+            missing.append(prefetch)
+            continue
+        rows = written[name]
+        if name != "systems":
+            rows = [row for row in rows if row.visibility in audience.visibilities]
+        _set_prefetched(incident, name, rows)
+    prefetch_related_objects([incident], *missing)
+    return incident
+
+
+_WRITTEN = "_checkstack_written_relations"
+
+
+def remember_written(incident: Incident, **relations: Iterable[Any]) -> None:
+    """Leave with ``incident`` the related rows (``systems``, ``updates``, ``links``) the write
+    that returns it has just saved, all of them, for ``detail_of``. They are not its prefetched
+    relations: ``incident.updates.all()`` still reads the table."""
+    incident.__dict__[_WRITTEN] = {name: list(rows) for name, rows in relations.items()}
+
+
+def _set_prefetched(incident: Incident, name: str, rows: list[Any]) -> None:
+    """``rows`` as the prefetched ``name`` relation of ``incident`` (what
+    ``prefetch_related_objects`` stores)."""
+    queryset = getattr(incident, name).all()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    incident.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
 def get_many_entity_states(ids: Iterable[str]) -> dict[str, IncidentState]:

@@ -68,7 +68,7 @@ def add_update(
             created_at=now,
             created_by=user_of(actor),
         )
-        incident_update_handle().mutate(
+        incident_update_handle().create(
             update.pk, lambda prev: update.save(force_insert=True), actor=actor_data, run_id=run_id
         )
         if status_change is not None:

@@ -10,14 +10,13 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from checkstack.errors import NotFound
 from checkstack.signals import send_after_commit
 
 from ..choices import Action, Status
-from ..entity import IncidentState, incident_handle
+from ..entity import IncidentState, incident_handle, saved_rows
 from ..models import Incident
 from ..signals import incident_changed
 
@@ -42,7 +41,8 @@ def _action_for(prev: IncidentState | None, next_: IncidentState | None) -> Acti
 
 
 def notify_changed(incident_id: str, prev: Any, next_: Any, actor: dict[str, Any]) -> None:
-    """Send ``incident_changed`` after commit, its ``action`` read from the two states."""
+    """Send ``incident_changed`` after commit, its ``action`` read from the two states (right
+    away when called after the write's own transaction committed)."""
     state = next_ or prev
     send_after_commit(
         incident_changed,
@@ -61,21 +61,28 @@ def write_incident(
     actor: dict[str, Any],
     run_id: str | None,
 ) -> Any:
-    """Run ``change(incident, now)`` on the locked incident through the entity; its result."""
+    """Run ``change(incident, now)`` on the locked incident through the entity; its result.
+
+    ``change`` saves what it changes of ``incident`` (the change's payload reads the row's
+    descriptive fields from that instance). The entity write is the transaction (or joins the
+    caller's); ``incident_changed`` is sent after it commits.
+    """
     result: dict[str, Any] = {}
     states: dict[str, Any] = {}
 
-    def apply(prev: IncidentState | None) -> None:
-        if prev is None:
-            raise NotFound(f"Incident {incident_id} not found")
-        states["prev"] = prev
-        incident = Incident.objects.get(pk=incident_id)
-        result["value"] = change(incident, timezone.now())
+    with saved_rows() as saved:
 
-    with transaction.atomic():
+        def apply(prev: IncidentState | None) -> None:
+            if prev is None:
+                raise NotFound(f"Incident {incident_id} not found")
+            states["prev"] = prev
+            incident = Incident.objects.get(pk=incident_id)
+            result["value"] = change(incident, timezone.now())
+            saved[incident_id] = incident
+
         next_ = incident_handle().mutate(incident_id, apply, actor=actor, run_id=run_id)
-        value = result.get("value")
-        if isinstance(value, Unchanged):
-            return value.value
-        notify_changed(incident_id, states["prev"], next_, actor)
+    value = result.get("value")
+    if isinstance(value, Unchanged):
+        return value.value
+    notify_changed(incident_id, states["prev"], next_, actor)
     return value
