@@ -116,8 +116,10 @@ class IncidentViewSet(CheckstackViewSet):
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def resolve(self, request: Request, pk: str) -> Response:
-        services.resolve_incident(pk, **validated(ResolveSerializer, request), actor=request.user)
-        return self._detail(pk)
+        incident = services.resolve_incident(
+            pk, **validated(ResolveSerializer, request), actor=request.user
+        )
+        return self._written(incident)
 
     @extend_schema(responses={200: ChangeSerializer(many=True), **ERRORS_READ})
     @action(detail=True, methods=["get"], filter_backends=[])
