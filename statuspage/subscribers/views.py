@@ -62,7 +62,9 @@ def page(
     }
     response = render(request, template, full, status=status)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # links carry tokens
+    # Links carry tokens: never send them to another site. Not "no-referrer": browsers then
+    # send "Origin: null" with the page's own forms, which CSRF protection refuses.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

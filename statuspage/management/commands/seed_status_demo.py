@@ -37,7 +37,7 @@ MAINTENANCES = (
 )
 
 # (email, system ids): confirmed already, so the console backend shows their notifications.
-SUBSCRIBERS = (
+SUBSCRIBERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ops-team@example.com", ()),
     ("web-customers@example.com", ("web", "api")),
 )
@@ -74,11 +74,11 @@ class Command(BaseCommand):
                     services.start_maintenance(maintenance.pk)
                 created.append(f"Created maintenance {title!r}.")
             known = set(subscribers.list_subscribers().values_list("email", flat=True))
-            for email, system_ids in SUBSCRIBERS:
+            for email, topics in SUBSCRIBERS:
                 if email in known:
                     continue
                 subscribers.create_subscriber(
-                    email=email, system_ids=system_ids or None, confirmed=True
+                    email=email, system_ids=list(topics) or None, confirmed=True
                 )
                 created.append(f"Created subscriber {email}.")
         for line in created:

@@ -170,6 +170,27 @@ def test_unsubscribing_asks_first_then_deletes_and_every_link_stops_working(syst
     assert client.get(path).status_code == 404
 
 
+def test_token_pages_keep_the_referrer_on_the_site_so_their_forms_pass_csrf(systems):
+    # "no-referrer" would keep the token from other sites too, but browsers then send
+    # "Origin: null" with the page's own form POST, which CSRF protection refuses (the
+    # browser test shows it end to end).
+    subscriber = confirmed("ada@example.com")
+    path = f"/status/subscribe/unsubscribe/{make_token(subscriber, Purpose.UNSUBSCRIBE)}/"
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(path)
+    assert page["Referrer-Policy"] == "same-origin"
+    assert page["Cache-Control"] == "no-store"
+    csrf = page.cookies["csrftoken"].value
+    refused = client.post(path, {"csrfmiddlewaretoken": csrf}, headers={"origin": "null"})
+    assert refused.status_code == 403
+    assert Subscriber.objects.exists()
+    response = client.post(
+        path, {"csrfmiddlewaretoken": csrf}, headers={"origin": "http://testserver"}
+    )
+    assert response.status_code == 200
+    assert not Subscriber.objects.exists()
+
+
 def test_the_one_click_post_unsubscribes_without_a_csrf_token(systems):
     client = Client(enforce_csrf_checks=True)
     subscriber = confirmed("ada@example.com")
