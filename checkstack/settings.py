@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from checkstack.cacheurl import file_cache, parse_cache_url
 from checkstack.dburl import parse_database_url, sqlite_database
+from checkstack.secret_key import DEV_SECRET_KEY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CHECKSTACK_VAR_DIR", BASE_DIR / "var"))
@@ -33,10 +34,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# A development-only key; production sets DJANGO_SECRET_KEY (a system check warns otherwise).
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "dev-insecure-checkstack-key-change-me-in-production-0123456789"
-)
+# A development-only key; production sets DJANGO_SECRET_KEY (checkstack.checks warns otherwise,
+# and `check --deploy` fails).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 

@@ -10,6 +10,8 @@ class EntitiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from checkstack import checks as project_checks  # noqa: F401  (SECRET_KEY)
+
         from . import checks  # noqa: F401  (registers the system checks)
         from .checkpoints import on_connection_created
         from .schedules import on_post_migrate
