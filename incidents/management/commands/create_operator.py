@@ -8,8 +8,11 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import Field, Model
 from rest_framework.authtoken.models import Token
 
 MANAGERS_GROUP = "Incident managers"
@@ -43,6 +46,16 @@ def managers_group() -> Group:
     return group
 
 
+def check_field(model: type[Model], name: str, value: str, label: str) -> None:
+    """Run the validators of ``model``'s field ``name``: a CommandError if one fails."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)  # the username and e-mail fields are concrete fields
+    try:
+        field.run_validators(value)
+    except ValidationError as exc:
+        raise CommandError(f"Invalid {label}: {' '.join(exc.messages)}") from exc
+
+
 class Command(BaseCommand):
     help = (
         "Create (or update) a staff user in the 'Incident managers' group, which holds the "
@@ -64,17 +77,33 @@ class Command(BaseCommand):
         username = username.strip()
         if not username:
             raise CommandError("Give a non-blank username.")
+        if password == "":
+            raise CommandError(
+                "--password is empty: give a password, or leave --password out to have one "
+                "generated."
+            )
         User = get_user_model()
+        # Validated before anything is written: the field's own validators (Django's username
+        # validator and its length, which the database would otherwise refuse with a DataError).
+        check_field(User, User.USERNAME_FIELD, username, "username")
+        if email:
+            check_field(User, User.get_email_field_name(), email, "--email")
         with transaction.atomic():
+            user = User.objects.filter(**{User.USERNAME_FIELD: username}).first()
+            created = user is None
+            if user is None:
+                user = User(**{User.USERNAME_FIELD: username}, email=email, is_staff=True)
+            if password is not None:
+                try:
+                    validate_password(password, user=user)
+                except ValidationError as exc:
+                    raise CommandError(f"Password refused: {' '.join(exc.messages)}") from exc
             try:
                 group = managers_group()
             except Permission.DoesNotExist as exc:
                 raise CommandError(
                     "Permissions are missing: run `manage.py migrate` first."
                 ) from exc
-            user, created = User.objects.get_or_create(
-                **{User.USERNAME_FIELD: username}, defaults={"email": email, "is_staff": True}
-            )
             generated = None
             if created or password is not None:
                 generated = password or secrets.token_urlsafe(12)
