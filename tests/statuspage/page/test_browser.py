@@ -52,6 +52,17 @@ def system_row(driver: WebDriver, name: str) -> str:
     raise AssertionError(f"no system {name!r} on the page")
 
 
+def submit(driver: WebDriver, selector: str) -> None:
+    """Click the submit button at ``selector`` and wait for the page the form leads to."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old_page))
+
+
 def test_the_page_shows_a_degraded_system_and_a_maintenance_and_one_can_subscribe_and_leave(
     chromium: WebDriver, live_server: Any, systems: list[str], settings: Any
 ) -> None:
@@ -80,7 +91,7 @@ def test_the_page_shows_a_degraded_system_and_a_maintenance_and_one_can_subscrib
     chromium.find_element(By.ID, "subscribe-email").send_keys("ada@example.com")
     chromium.find_element(By.CSS_SELECTOR, "details.topics summary").click()
     chromium.find_element(By.CSS_SELECTOR, "input[name=system_ids][value=api]").click()
-    chromium.find_element(By.CSS_SELECTOR, ".subscribe-form button[type=submit]").click()
+    submit(chromium, ".subscribe-form button[type=submit]")
     assert "Check your inbox" in chromium.find_element(By.TAG_NAME, "main").text
     subscriber = Subscriber.objects.get()
     assert subscriber.confirmed_at is None
@@ -95,7 +106,7 @@ def test_the_page_shows_a_degraded_system_and_a_maintenance_and_one_can_subscrib
 
     # The unsubscribe link of the mail asks once, then the address is gone.
     chromium.get(message.extra_headers["List-Unsubscribe"].strip("<>"))
-    chromium.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    submit(chromium, "main form button[type=submit]")
     assert "unsubscribed" in chromium.find_element(By.TAG_NAME, "main").text.lower()
     assert not Subscriber.objects.filter(email="ada@example.com", confirmed_at__isnull=False)
 

@@ -220,3 +220,16 @@ def test_maintenance_is_told_when_scheduled_and_when_it_starts(systems, workers)
     assert [m.subject for m in mail.outbox][
         1
     ] == "[System status] Maintenance in progress: Database upgrade"
+
+
+def test_the_html_mail_renders_markdown_and_escapes_html(systems, workers):
+    confirmed("all@example.com")
+    create_incident(
+        initial_message="Jobs run **late**. Looking *now*. <img src=x onerror=alert(1)>"
+    )
+    workers()
+    (message,) = mail.outbox
+    html = message.alternatives[0][0]
+    assert "<strong>late</strong>" in html and "<em>now</em>" in html
+    assert "<img" not in html and "&lt;img" in html
+    assert "Looking *now*." in message.body  # the text part keeps the Markdown as typed
