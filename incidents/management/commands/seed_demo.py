@@ -11,10 +11,11 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management import call_command, get_commands
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from checkstack.errors import NotFound
+from checkstack.entities import advisory_lock
+from checkstack.errors import LockTimeout, NotFound
 from incidents import services
 from incidents.choices import Severity, Status, Visibility
 
@@ -25,6 +26,7 @@ SYSTEMS = (
     ("queue", "Job queue", "Background job workers and their broker."),
     ("auth", "Authentication", "Login, sessions and single sign-on."),
 )
+LOCK_KEY = "checkstack.seed_demo"
 GROUP = ("core-platform", "Core platform", ("api", "auth", "database"))
 
 
@@ -128,13 +130,22 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with transaction.atomic():
-            created = self.seed_catalog() + self.seed_automation() + self.seed_incidents()
-        if not created:
-            self.stdout.write("Demo data already exists; nothing created.")
-        else:
-            self.report(created)
-        self.seed_status_page()
+        # One transaction under one advisory lock (PostgreSQL): a second run at the same time
+        # waits for the first and then finds everything there, instead of racing it into a
+        # Conflict; a wait longer than the lock timeout is a clear error.
+        try:
+            with transaction.atomic():
+                advisory_lock(LOCK_KEY)
+                created = self.seed_catalog() + self.seed_automation() + self.seed_incidents()
+                if not created:
+                    self.stdout.write("Demo data already exists; nothing created.")
+                else:
+                    self.report(created)
+                self.seed_status_page()
+        except LockTimeout as exc:
+            raise CommandError(
+                "Another seed_demo is still running; run this one again when it has ended."
+            ) from exc
 
     def report(self, created: list[str]) -> None:
         for line in created:
