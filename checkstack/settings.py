@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "checkstack.entities",
     "checkstack.automation",
     "catalog",
@@ -69,6 +71,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "checkstack.entities.middleware.RequestIdMiddleware",
+    # Last, as django-axes asks: turns a lockout into its 429 answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out address before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "checkstack.urls"
@@ -184,7 +194,34 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["checkstack.api.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rates per anonymous address, session user and API token, counted in the shared cache
+    # (checkstack/api/throttles.py; docs/operations.md, "Login protection and rate limits").
+    "DEFAULT_THROTTLE_CLASSES": [
+        "checkstack.api.throttles.AnonRateThrottle",
+        "checkstack.api.throttles.UserRateThrottle",
+        "checkstack.api.throttles.TokenRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("CHECKSTACK_THROTTLE_ANON", "120/min") or None,
+        "user": os.environ.get("CHECKSTACK_THROTTLE_USER", "600/min") or None,
+        "token": os.environ.get("CHECKSTACK_THROTTLE_TOKEN", "1200/min") or None,
+    },
+    # Proxies in front of the app that append to X-Forwarded-For; 0: the client is REMOTE_ADDR
+    # (else any client could pick its own address for the throttles and the login lockout).
+    "NUM_PROXIES": int(os.environ.get("CHECKSTACK_NUM_PROXIES", "0")),
 }
+
+# django-axes: failed admin logins and API tokens per client address (the throttles' address,
+# checkstack.login_protection.client_ip); locked out for the cool-off after the limit.
+# `manage.py axes_reset` (or axes_reset_ip ADDRESS) unlocks.
+AXES_FAILURE_LIMIT = int(os.environ.get("CHECKSTACK_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(
+    minutes=float(os.environ.get("CHECKSTACK_LOGIN_COOLOFF_MINUTES", "15"))
+)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "checkstack.login_protection.client_ip"
+AXES_LOCKOUT_CALLABLE = "checkstack.login_protection.lockout_response"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Checkstack API",

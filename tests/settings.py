@@ -4,7 +4,7 @@ The database comes from ``DATABASE_URL`` (PostgreSQL) or is SQLite otherwise.
 """
 
 from checkstack.settings import *  # noqa: F403
-from checkstack.settings import INSTALLED_APPS
+from checkstack.settings import INSTALLED_APPS, REST_FRAMEWORK
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp", "bench"]
 
@@ -21,3 +21,11 @@ LOGGING = {
 }
 # Webhook tests post to a local receiver; the SSRF tests turn this off again.
 CHECKSTACK_WEBHOOK_ALLOW_PRIVATE = True
+# Login lockout and API rates are off for the suite (every client is 127.0.0.1 and many tests
+# log in or send bad tokens); tests/api/test_throttling.py and tests/admin/test_login_lockout.py
+# turn them on with the ``settings`` fixture.
+AXES_ENABLED = False
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "token": None},
+}

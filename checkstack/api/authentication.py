@@ -9,6 +9,9 @@ of querying. Only done when the configured backends would compute exactly that s
 ``ModelBackend`` (or a subclass that leaves its permission lookups alone), a user model with
 Django's permission relations, an active user that is not a superuser (superusers hold every
 permission without a lookup).
+
+A wrong token counts as a failed login (django-axes, per client address, as the admin login's
+failures do), and a locked-out address is refused before its token is looked at.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from django.db.models import Aggregate, CharField, OuterRef, Q, Subquery, TextFi
 from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from checkstack import login_protection
 
 _PERMISSION_LOOKUPS = (
     "get_all_permissions",
@@ -94,6 +100,22 @@ def prefetches_permissions() -> bool:
 
 class TokenAuthentication(authentication.TokenAuthentication):
     """``Authorization: Token <key>``, with the user's permissions read in the same query."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None  # no token offered: nothing to count
+        django_request = request._request
+        if login_protection.is_locked_out(django_request):
+            raise exceptions.Throttled(
+                wait=login_protection.retry_after(django_request),
+                detail=login_protection.LOCKED_OUT,
+            )
+        try:
+            return super().authenticate(request)  # type: ignore[no-any-return]
+        except exceptions.AuthenticationFailed:
+            login_protection.record_failed_credentials(django_request, sender=type(self))
+            raise
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         if not prefetches_permissions():
