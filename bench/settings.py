@@ -8,6 +8,10 @@ from checkstack.settings import *  # noqa: F403
 from checkstack.settings import INSTALLED_APPS, REST_FRAMEWORK
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
+# The benchmarks' clients and servers speak plain HTTP.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
 # The benchmarks send hundreds of requests a second from one address: no API rates.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

@@ -21,6 +21,10 @@ LOGGING = {
 }
 # Webhook tests post to a local receiver; the SSRF tests turn this off again.
 CHECKSTACK_WEBHOOK_ALLOW_PRIVATE = True
+# The test client and the test servers speak plain HTTP (DEBUG is off, so the defaults are on).
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
 # Login lockout and API rates are off for the suite (every client is 127.0.0.1 and many tests
 # log in or send bad tokens); tests/api/test_throttling.py and tests/admin/test_login_lockout.py
 # turn them on with the ``settings`` fixture.
