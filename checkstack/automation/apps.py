@@ -13,12 +13,14 @@ class AutomationConfig(AppConfig):
 
         from .actions import register_wait_action
         from .dispatch import dispatch
+        from .health import register_health_checks
         from .registry import get_trigger
         from .schedules import on_post_migrate
         from .webhooks import register_webhook_action
 
         register_wait_action()
         register_webhook_action()
+        register_health_checks()
         # The entity layer validates derived trigger payloads and hands stored trigger events
         # to the engine through this port; it never imports automation itself.
         entities.connect_trigger_engine(lookup=get_trigger, dispatch=dispatch)

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+from django.core.cache import cache
+
 from . import delivery
 from .conf import app_settings
+
+logger = logging.getLogger("checkstack.entities")
+
+# When a worker last ran the periodic sweep (epoch seconds), in the default cache, for
+# ``/healthz``: django-q2's own cluster stats expire after seconds, so they give no age.
+WORKER_HEARTBEAT_KEY = "checkstack:worker-heartbeat"
 
 
 def deliver(delivery_id: int) -> str:
@@ -19,4 +30,10 @@ def dispatch_trigger_event(event_id: str) -> bool:
 
 
 def sweep() -> tuple[int, int]:
-    return delivery.sweep()
+    swept = delivery.sweep()
+    try:
+        # No expiry: the age keeps growing while no worker sweeps, rather than vanishing.
+        cache.set(WORKER_HEARTBEAT_KEY, time.time(), timeout=None)
+    except Exception:  # a cache outage must not fail the sweep, which did its work
+        logger.warning("Sweep: could not store the worker heartbeat", exc_info=True)
+    return swept

@@ -25,6 +25,7 @@ def test_healthz_reports_the_database_and_an_empty_queue(client: Client) -> None
         "status": "ok",
         "database": "ok",
         "queue": {"pending": 0, "oldest_pending_seconds": 0},
+        "failing": [],
     }
 
 
@@ -53,6 +54,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(
 
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unreachable"}
+    assert client.get("/healthz?checks=database").status_code == 503
 
 
 @pytest.mark.postgres
