@@ -20,3 +20,6 @@ urlpatterns = [
     path("status/", include("statuspage.urls")),
     path("healthz", healthz, name="healthz"),
 ]
+
+# A database outage raised outside a view (a middleware) answers 503 too, not Django's 500.
+handler500 = "checkstack.database_outage.server_error"

@@ -18,7 +18,8 @@ class ApiSettings:
 
     @property
     def RETRY_AFTER(self) -> int:
-        """Seconds a client is told to wait after a lock wait timed out (503)."""
+        """Seconds a client is told to wait after a lock wait timed out or while the database
+        is unreachable (503)."""
         return int(getattr(settings, "CHECKSTACK_RETRY_AFTER", 2))
 
     @property

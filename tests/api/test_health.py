@@ -43,7 +43,7 @@ def test_healthz_counts_pending_outbox_rows(client: Client) -> None:
 
 @pytest.mark.django_db
 def test_healthz_is_503_when_the_database_is_unreachable(
-    client: Client, monkeypatch: pytest.MonkeyPatch
+    client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("could not connect to server")
@@ -55,6 +55,10 @@ def test_healthz_is_503_when_the_database_is_unreachable(
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unreachable"}
     assert client.get("/healthz?checks=database").status_code == 503
+    # Expected in an outage and asked every few seconds: a warning line, no traceback.
+    health = [r for r in caplog.records if r.name == "checkstack.health"]
+    assert [(r.levelname, r.exc_info) for r in health] == [("WARNING", None)] * 2
+    assert "could not connect to server" in health[0].getMessage()
 
 
 @pytest.mark.postgres
