@@ -27,7 +27,9 @@ def run_backlog() -> Backlog:
     ``stalled``: queued without progress for ``RUN_STALE_SECONDS`` (what the sweeper resumes)."""
     stale_since = timezone.now() - dt.timedelta(seconds=app_settings.RUN_STALE_SECONDS)
     queued = Q(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
-    figures = AutomationRun.objects.aggregate(
+    # Only the active statuses (the status index), not a scan of every finished run.
+    active = [RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING]
+    figures = AutomationRun.objects.filter(status__in=active).aggregate(
         queued=Count("pk", filter=queued),
         waiting=Count("pk", filter=Q(status=RunStatus.WAITING)),
         stalled=Count("pk", filter=queued & Q(updated_at__lte=stale_since)),
@@ -43,7 +45,7 @@ def webhook_backlog() -> Backlog:
     endpoints disabled automatically after failing (not those an operator switched off)."""
     now = timezone.now()
     pending = Q(status=WebhookDeliveryStatus.PENDING)
-    deliveries = WebhookDelivery.objects.aggregate(
+    deliveries = WebhookDelivery.objects.filter(pending).aggregate(
         pending=Count("pk", filter=pending),
         due_since=Min("next_attempt_at", filter=pending & Q(next_attempt_at__lte=now)),
     )
