@@ -32,8 +32,21 @@ class AutomationSettings:
 
     @property
     def RUN_STALE_SECONDS(self) -> float:
-        """Seconds without progress after which the sweeper resumes an active run."""
+        """Seconds without progress after which the sweeper re-enqueues a pending or running
+        run (a lost enqueue); a crashed worker's running run is taken over after ``LEASE``."""
         return float(self._setting("RUN_STALE_SECONDS", 60.0))  # type: ignore[arg-type]
+
+    @property
+    def LEASE(self) -> float:
+        """Seconds a worker's claim on in-flight work (a webhook attempt, a run step) lasts;
+        the worker renews it every third of that, so a crashed worker's claim soon lapses."""
+        return float(self._setting("LEASE_SECONDS", 5.0))  # type: ignore[arg-type]
+
+    @property
+    def RECOVERY_INTERVAL(self) -> float:
+        """Seconds between two looks of each worker's recovery watch for lapsed claims; 0 turns
+        the watch off (the sweeper then finds them every 30 s)."""
+        return float(self._setting("RECOVERY_INTERVAL", 2.0))  # type: ignore[arg-type]
 
     @property
     def WEBHOOK_ALLOW_PRIVATE(self) -> bool:

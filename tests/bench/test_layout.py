@@ -14,7 +14,14 @@ import checkstack.settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("checkstack", "catalog", "incidents")
-BENCH_COMMANDS = {"bench_api", "bench_delivery", "bench_entities", "bench_scale", "bench_webhooks"}
+BENCH_COMMANDS = {
+    "bench_api",
+    "bench_delivery",
+    "bench_entities",
+    "bench_recovery",
+    "bench_scale",
+    "bench_webhooks",
+}
 
 
 def test_every_bench_command_belongs_to_the_bench_app() -> None:

@@ -15,9 +15,9 @@ from a restart by terminating every other backend connected to the test database
 the server never refuses new connections as a real restart briefly does.
 
 The sweeper runs in the test process with its grace and stale periods at zero (the next pass,
-as if the periods had passed). The one period no setting shortens is a webhook claim
-(``WEBHOOK_TIMEOUT`` + 60 s): a delivery whose worker lost its connection after the POST stays
-``sending`` until then. Claims older than anything a live worker could still be doing with the
+as if the periods had passed). A webhook claim (``LEASE``, 5 s, renewed during the POST) is
+not shortened: a delivery whose worker lost its connection after the POST stays ``sending``
+until it lapses. Claims older than anything a live worker could still be doing with the
 local receiver are moved to "expired now", as if that time had passed.
 """
 

@@ -2,7 +2,9 @@
 
 Each step is claimed in one short transaction (the step row is marked ``running`` and its
 attempt counted) and executed in a second one that holds the run's row lock, calls the action
-and stores its result together with the action's own database writes.
+and stores its result together with the action's own database writes. A live worker's claim is
+its row lock, or (for an action outside the transaction) ``updated_at``, renewed during the
+call; the recovery watch takes over a run with neither.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from checkstack.entities.masking import forget_run, register_run_secret
 
+from .. import queueing
 from ..actions import WAIT_FOR_TRIGGER
 from ..conf import app_settings
 from ..models import AutomationRun, RunStatus, RunStep, StepStatus
@@ -93,7 +96,12 @@ def _execute_outside_transaction(
     if run is None or not _still_claimed(run, index, attempts):
         return Progress.DONE
     config = prepare(run, index, action, save=False)
-    result = call(run, index, action, config) if config is not None else None
+    result = None
+    if config is not None:
+        # No row lock is held during the call: renew the claim, so the recovery watch tells
+        # this live worker from a dead one.
+        with queueing.renewing(lambda: _renew(pk, index, attempts), name=f"run {pk}"):
+            result = call(run, index, action, config)
     with transaction.atomic():
         run = lock_run(pk)
         if run is None or not _still_claimed(run, index, attempts):
@@ -103,6 +111,15 @@ def _execute_outside_transaction(
         else:
             record_result(run, index, action, result, config)
         return _after_step(run)
+
+
+def _renew(pk: uuid.UUID, index: int, attempts: int) -> bool:
+    """Mark progress of this claim of the step; False once it was taken over or cancelled."""
+    return bool(
+        AutomationRun.objects.filter(
+            pk=pk, status=RunStatus.RUNNING, step_index=index, step_attempts=attempts
+        ).update(updated_at=timezone.now())
+    )
 
 
 def claim_step(run: AutomationRun) -> tuple[int, int] | None:

@@ -1,5 +1,6 @@
-"""Recovery of runs: the sweeper (time-outs, missed wake-ups, stalled runs) and executing every
-due run inline for operators without a worker."""
+"""Recovery of runs: taking over runs a crashed worker left (the workers' recovery watch, every
+``RECOVERY_INTERVAL``), the sweeper (time-outs, missed wake-ups, lost enqueues) and executing
+every due run inline for operators without a worker."""
 
 from __future__ import annotations
 
@@ -63,6 +64,32 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
             len(stale_ids),
         )
     return {"runs_timed_out": timed_out, "runs_resumed": resumed, "runs_stalled": len(stale_ids)}
+
+
+def recover_stalled(*, now: dt.datetime | None = None) -> list[str]:
+    """Re-enqueue the running runs whose worker stopped: no progress for ``LEASE`` seconds and
+    no row lock (a live worker holds it during a step in the transaction, and renews
+    ``updated_at`` during a step outside it). The ids enqueued.
+
+    Their ``updated_at`` is touched, so a takeover still queued is not enqueued again before
+    another lease passed.
+    """
+    now = now or timezone.now()
+    lapsed = now - dt.timedelta(seconds=app_settings.LEASE)
+    with transaction.atomic():
+        stalled = list(
+            AutomationRun.objects.select_for_update(skip_locked=True)
+            .filter(status=RunStatus.RUNNING, updated_at__lte=lapsed)
+            .order_by("updated_at")
+            .values_list("pk", flat=True)[: entity_settings.SWEEP_BATCH]
+        )
+        if stalled:
+            AutomationRun.objects.filter(pk__in=stalled).update(updated_at=now)
+    ids = [str(pk) for pk in stalled]
+    queueing.enqueue(queueing.RUN_TASK, ids)
+    if ids:
+        logger.warning("Recovery: %s run(s) left by a stopped worker re-enqueued", len(ids))
+    return ids
 
 
 def execute_due_inline() -> int:

@@ -6,6 +6,7 @@ with effects outside the database, around it).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from typing import Any
@@ -118,8 +119,13 @@ def call(
         step_id=definition["id"],
         consumed_artifacts=_consumed(run, action),
     )
+    # An action outside the step's transaction (an HTTP call) holds none while it waits on the
+    # network: on SQLite that would block every writer, the claim's heartbeat included.
+    scope: contextlib.AbstractContextManager[Any] = (
+        transaction.atomic() if action.transactional else contextlib.nullcontext()
+    )
     try:
-        with transaction.atomic():
+        with scope:
             result = action.run(ctx, config)
     except Exception as exc:  # an action's bug fails its step, not the worker
         logger.warning("Action %s of run %s raised", action.id, run.pk, exc_info=True)

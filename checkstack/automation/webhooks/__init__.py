@@ -12,7 +12,8 @@ the SSRF-safe POST and ``signing`` for Standard Webhooks signatures):
 - ``policy``: retry/backoff, claim duration, disabling after consecutive failures;
 - ``fanout``: which deliveries a trigger event creates; the test ping;
 - ``attempt``: claim → POST → record, in order per endpoint and incident;
-- ``redelivery``: an operator's redelivery, the sweeper, sending due deliveries inline;
+- ``redelivery``: an operator's redelivery, the recovery watch's and the sweeper's hand-back of
+  lost deliveries, sending due deliveries inline;
 - ``action``: the ``webhook.send`` automation action.
 
 Decisions where the spec is silent:
@@ -40,7 +41,7 @@ from .endpoints import (
 from .fanout import create_deliveries_for_event, payload_system_ids, ping
 from .message import PING_EVENT, delivery_body
 from .policy import retry_delay
-from .redelivery import deliver_due_inline, redeliver, sweep
+from .redelivery import deliver_due_inline, recover_lost, redeliver, sweep
 
 __all__ = [
     "ALL_EVENTS",
@@ -60,6 +61,7 @@ __all__ = [
     "list_endpoints",
     "payload_system_ids",
     "ping",
+    "recover_lost",
     "redeliver",
     "register_webhook_action",
     "retry_delay",

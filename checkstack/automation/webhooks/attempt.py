@@ -9,9 +9,12 @@ HTTP call:
 3. record (second transaction): a ``WebhookAttempt`` and the outcome, after the retry policy
    (``policy``). A finished delivery hands over to the next one in its line.
 
-A worker killed during the POST leaves the delivery ``sending``; once ``claimed_until`` passed,
-it is sent again with the same ``webhook-id`` (the lost attempt is recorded; a lost last
-attempt earns at most one extra attempt).
+While the POST is in flight a heartbeat thread renews ``claimed_until`` (``LEASE``, 5 s, every
+third of it). A worker killed during the POST leaves the delivery ``sending``; once
+``claimed_until`` passed, a worker's recovery watch hands it back (``release_lost``) and it is
+sent again with the same ``webhook-id`` (the lost attempt is recorded; a lost last attempt
+earns at most one extra attempt). A worker that lost its claim without dying records nothing
+(``STALE``): each attempt number is recorded once.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import time
 from enum import StrEnum
 
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import http
+from .. import http, queueing
 from ..models import WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus
 from ..signing import webhook_headers
 from .message import PING_EVENT, delivery_body, mask_secret
@@ -90,11 +94,7 @@ def _claim(delivery_id: int, *, wait: bool) -> tuple[Outcome, WebhookDelivery | 
         if delivery is None:
             return Outcome.BUSY, None
         now = timezone.now()
-        lost = (
-            delivery.status == Status.SENDING
-            and delivery.claimed_until is not None
-            and delivery.claimed_until <= now
-        )
+        lost = _lost(delivery, now)
         due = delivery.status == Status.PENDING and delivery.next_attempt_at <= now
         if not (lost or due):
             return Outcome.SKIPPED, None
@@ -106,32 +106,96 @@ def _claim(delivery_id: int, *, wait: bool) -> tuple[Outcome, WebhookDelivery | 
         unchanged = WebhookDelivery.objects.filter(
             pk=delivery.pk, status=delivery.status, attempts=delivery.attempts
         )
-        if lost:
-            # The worker of attempt ``attempts`` stopped mid-POST: record it; a lost last
-            # attempt earns one extra attempt, a lost extra attempt ends the delivery.
-            final = delivery.attempts > delivery.max_attempts
-            error = "No result: the worker stopped during this attempt"
-            if final:
-                if not unchanged.update(claimed_until=None):
-                    return Outcome.BUSY, None
-                _record_lost(delivery, error, Outcome.FAILED, now)
-                _finish(delivery, Status.FAILED, None, error, now)
-                return Outcome.FAILED, delivery
+        # The worker of attempt ``attempts`` stopped mid-POST: it is recorded; a lost last
+        # attempt earns one extra attempt, a lost extra attempt ends the delivery.
+        if lost and delivery.attempts > delivery.max_attempts:
+            if not _fail_lost(delivery, unchanged, now):
+                return Outcome.BUSY, None
+            return Outcome.FAILED, delivery
         if not unchanged.update(
             status=Status.SENDING, attempts=delivery.attempts + 1, claimed_until=claimed_until
         ):
             return Outcome.BUSY, None
         if lost:
-            _record_lost(delivery, error, Outcome.RETRY, now)
+            _record_lost(delivery, Outcome.RETRY, now)
         delivery.status = Status.SENDING
         delivery.attempts += 1
         delivery.claimed_until = claimed_until
     return Outcome.SUCCESS, delivery
 
 
-def _record_lost(delivery: WebhookDelivery, error: str, outcome: Outcome, now: dt.datetime) -> None:
+LOST_ERROR = "No result: the worker stopped during this attempt"
+
+
+def _lost(delivery: WebhookDelivery, now: dt.datetime) -> bool:
+    """Whether the delivery's worker stopped renewing its claim (it crashed mid-POST)."""
+    return (
+        delivery.status == Status.SENDING
+        and delivery.claimed_until is not None
+        and delivery.claimed_until <= now
+    )
+
+
+def _record_lost(delivery: WebhookDelivery, outcome: Outcome, now: dt.datetime) -> None:
     WebhookAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, error=error, outcome=outcome, created_at=now
+        delivery=delivery,
+        number=delivery.attempts,
+        error=LOST_ERROR,
+        outcome=outcome,
+        created_at=now,
+    )
+
+
+def _fail_lost(
+    delivery: WebhookDelivery, unchanged: QuerySet[WebhookDelivery], now: dt.datetime
+) -> bool:
+    """A lost extra attempt ends the delivery; False if another worker changed it first."""
+    if not unchanged.update(claimed_until=None):
+        return False
+    _record_lost(delivery, Outcome.FAILED, now)
+    _finish(delivery, Status.FAILED, None, LOST_ERROR, now)
+    return True
+
+
+def release_lost(delivery_id: int) -> int | None:
+    """Hand back a delivery whose claim lapsed: the lost attempt is recorded and it is due
+    again at once (a lost extra attempt fails it). Returns the id to enqueue (it, or the next
+    one of its line once it failed); None if it is not lost (any more).
+
+    Pending, it still holds back the later deliveries of its line, so the order is kept.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=delivery_id)
+            .first()
+        )
+        now = timezone.now()
+        if delivery is None or not _lost(delivery, now):
+            return None
+        unchanged = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=delivery.status, attempts=delivery.attempts
+        )
+        if delivery.attempts > delivery.max_attempts:
+            return next_in_line(delivery) if _fail_lost(delivery, unchanged, now) else None
+        if not unchanged.update(status=Status.PENDING, next_attempt_at=now, claimed_until=None):
+            return None
+        _record_lost(delivery, Outcome.RETRY, now)
+    logger.warning(
+        "Webhook delivery %s: attempt %s lost (the worker stopped); sending it again",
+        delivery.pk,
+        delivery.attempts,
+    )
+    return delivery.pk
+
+
+def _renew(claimed: WebhookDelivery) -> bool:
+    """Extend the claim of this attempt; False once it was taken over."""
+    claimed_until = timezone.now() + dt.timedelta(seconds=claim_seconds())
+    return bool(
+        WebhookDelivery.objects.filter(
+            pk=claimed.pk, status=Status.SENDING, attempts=claimed.attempts
+        ).update(claimed_until=claimed_until)
     )
 
 
@@ -245,7 +309,8 @@ def _send_one(delivery_id: int, *, wait: bool) -> tuple[Outcome, int | None]:
         return claim, next_in_line(delivery)
     body = delivery_body(delivery)
     headers = webhook_headers(delivery.endpoint.secret, delivery.message_id, int(time.time()), body)
-    result = http.post(delivery.endpoint.url, body, headers)
+    with queueing.renewing(lambda: _renew(delivery), name=f"webhook delivery {delivery.pk}"):
+        result = http.post(delivery.endpoint.url, body, headers)
     outcome = _record_despite_outage(delivery, result)
     if outcome in (Outcome.SUCCESS, Outcome.FAILED):
         return outcome, next_in_line(delivery)

@@ -1,5 +1,5 @@
 """The retry and disable policy of webhook deliveries: which results are worth a retry, the
-backoff, how long a claim lasts, and disabling an endpoint after consecutive failures."""
+backoff, how far a claim reaches, and disabling an endpoint after consecutive failures."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ from ..models import WebhookEndpoint
 
 logger = logging.getLogger("checkstack.automation.webhooks")
 
-# Seconds a claim outlives the attempt's timeout (DNS, scheduling) before the sweeper may
-# presume the worker dead and send again.
-CLAIM_MARGIN = 60.0
 RETRYABLE_STATUSES = frozenset({408, 429})
 
 
@@ -27,7 +24,9 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 
 def claim_seconds() -> float:
-    return app_settings.WEBHOOK_TIMEOUT + CLAIM_MARGIN
+    """How far ahead a claim (and each renewal of it during the POST) reaches: ``LEASE``,
+    independent of ``WEBHOOK_TIMEOUT``, so a crashed worker's delivery is soon sent again."""
+    return app_settings.LEASE
 
 
 def classify(result: http.PostResult) -> tuple[bool, bool]:

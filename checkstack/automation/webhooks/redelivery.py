@@ -1,5 +1,6 @@
-"""Sending again: an operator's redelivery, the sweeper (due retries, lost enqueues, deliveries
-a dead worker left), and sending every due delivery inline."""
+"""Sending again: an operator's redelivery, the recovery of deliveries a dead worker left (the
+workers' recovery watch, every ``RECOVERY_INTERVAL``), the sweeper (due retries, lost
+enqueues) and sending every due delivery inline."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from checkstack.errors import Conflict, NotFound
 from .. import queueing
 from ..conf import app_settings
 from ..models import WebhookDelivery, WebhookDeliveryStatus
-from .attempt import send_chain
+from .attempt import release_lost, send_chain
 from .endpoints import delivery_pk, get_delivery
 from .message import PING_EVENT
 
@@ -103,10 +104,28 @@ def line_heads(candidates: QuerySet[WebhookDelivery], limit: int) -> list[int]:
     return heads[:limit]
 
 
+def recover_lost(*, limit: int | None = None) -> list[int]:
+    """Hand back the deliveries whose worker stopped renewing its claim (``release_lost``) and
+    enqueue them; the ids enqueued."""
+    lost = WebhookDelivery.objects.filter(
+        status=Status.SENDING, claimed_until__lte=timezone.now()
+    ).order_by("id")
+    batch = entity_settings.SWEEP_BATCH if limit is None else limit
+    ids = [
+        pk
+        for pk in (release_lost(pk) for pk in lost.values_list("id", flat=True)[:batch])
+        if pk is not None
+    ]
+    queueing.enqueue(queueing.WEBHOOK_TASK, ids)
+    return ids
+
+
 def sweep() -> dict[str, int]:
     """Re-enqueue due deliveries (retries, lost enqueues) and those a dead worker left."""
-    pending, lost = _due_ids(grace=entity_settings.SWEEP_GRACE, limit=entity_settings.SWEEP_BATCH)
-    queueing.enqueue(queueing.WEBHOOK_TASK, pending + lost)
+    lost = recover_lost()
+    pending, _ = _due_ids(grace=entity_settings.SWEEP_GRACE, limit=entity_settings.SWEEP_BATCH)
+    pending = [pk for pk in pending if pk not in lost]
+    queueing.enqueue(queueing.WEBHOOK_TASK, pending)
     if pending or lost:
         logger.info(
             "Sweeper re-enqueued %s due and %s lost webhook deliveries", len(pending), len(lost)
