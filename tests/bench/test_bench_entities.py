@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +188,67 @@ def test_statement_replay_puts_the_database_back_and_replays_each_write_once_in_
     finally:
         bench_entities.purge_bench_rows()
         bench_entities.drop_bench_tables()
+
+
+def peer_library_missing() -> str:
+    """Why the peers' libraries (bench/requirements.txt) cannot be imported, or ""."""
+    for module in ("simple_history", "pghistory", "pgtrigger"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install -r bench/requirements.txt)"
+    return ""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(bool(peer_library_missing()), reason=peer_library_missing() or "installed")
+def test_bench_entities_measures_the_peers_and_leaves_nothing_behind() -> None:
+    queued_before = OrmQ.objects.count()
+    tables_before = set(connection.introspection.table_names())
+
+    results = json.loads(run_bench(json=True))
+
+    expected = {"p1", "p2", "p3"} if connection.vendor == "postgresql" else {"p1", "p2"}
+    assert set(results["peers"]) == expected
+    for key, peer in results["peers"].items():
+        assert peer["key"] == key and peer["n"] == 20 and peer["ops_per_s"] > 0
+        # one history (or outbox) row per write, one queued task per write (deleted again)
+        assert list(peer["logged"].values()) == [peer["writes"]]
+        assert "INSERT django_q_ormq" in [bench_entities.describe_sql(s) for s in peer["sql"]]
+        assert results["peer_ratios"][f"b/{key}"]["ops_per_s"] > 0
+    assert set(results["peer_targets"]) == {"b/p1", "b/d"}
+    if connection.vendor != "postgresql":
+        assert "PostgreSQL only" in results["peers_skipped"]["p3"]
+    assert set(connection.introspection.table_names()) == tables_before
+    assert OrmQ.objects.count() == queued_before
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_proc WHERE proname LIKE %s", ["%pgtrigger%"])
+            assert cursor.fetchone()[0] == 0  # the trigger's functions dropped again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_entities_leaves_out_a_peer_whose_library_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # as without django-simple-history: importing the peer's module raises ImportError
+    monkeypatch.setitem(sys.modules, "bench.peers.simple_history_peer", None)
+
+    report = run_bench()
+
+    assert "(p1) left out: django-simple-history is not installed" in report
+    assert "bench/requirements.txt" in report
+    assert "(p2) save() + hand-made outbox row" in report
+    assert "ratio b/p2:" in report and "ratio b/p1:" not in report
+    assert bench_tables_left() == set()
+
+
+def test_the_apps_never_import_the_peer_libraries() -> None:
+    root = Path(__file__).resolve().parents[2]
+    imports = re.compile(r"^\s*(from|import)\s+(simple_history|pghistory|pgtrigger)\b", re.M)
+    found = [
+        str(path.relative_to(root))
+        for package in ("checkstack", "catalog", "incidents", "statuspage")
+        for path in (root / package).glob("**/*.py")
+        if imports.search(path.read_text(encoding="utf-8"))
+    ]
+
+    assert found == []

@@ -6,10 +6,14 @@ next read, change + transition + trigger-event rows, after-commit enqueue and no
 incident-shaped bench tables; (c), the same as (b) with ``CHECKSTACK_ENQUEUE`` off, shows what
 the after-commit enqueue adds; (d) replays (b)'s statements with their recorded parameters and
 nothing else (see ``StatementReplay``): what the protocol's statements cost by themselves, so
-(b) - (d) is the entity layer's Python. The tables live in an isolated app registry, so they
-never reach migrations; they, the temporary ``bench-item`` kind and trigger, every log row and
-every queued task of the run are removed at the end, so the command can run against a
-production database.
+(b) - (d) is the entity layer's Python. The peers (``bench.peers``) are what a user would build
+instead, measured in the same run: (p1) ``save()`` + django-simple-history +
+``on_commit(async_task)``, (p2) ``save()`` + a hand-made outbox row + ``on_commit(async_task)``,
+(p3) on PostgreSQL ``save()`` + a django-pghistory trigger + ``on_commit(async_task)``; a peer
+whose library (bench/requirements.txt) is missing is left out with a note. The tables live in
+an isolated app registry, so they never reach migrations; they, the temporary ``bench-item``
+kind and trigger, every log row and every queued task of the run are removed at the end, so the
+command can run against a production database.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from pydantic import BaseModel, Field
 
+from bench import peers as bench_peers
 from bench import report
 from bench.change_log import Entities, delete_change_log, outbox_jobs
 from bench.facts import database_facts, machine_facts
@@ -51,6 +56,8 @@ BLOCK = 50
 PROFILED_WRITES = 200
 # The issue's targets for (b)/(a).
 TARGET_RATIO = {"postgresql": 3.0, "sqlite": 5.0}
+# Issue 18's targets: (b) against the simple-history peer and against its own statements.
+PEER_TARGETS = {"b/p1": 1.0, "b/d": 1.25}
 
 bench_apps = Apps()
 
@@ -429,6 +436,8 @@ class Measurement:
     write: Callable[[int], None]
     enqueue: bool = True
     item_ids: list[str] = dataclasses.field(default_factory=list)
+    log: Callable[[], dict[str, int]] | None = None  # a peer's own rows, counted
+    key: str = ""
     writes: int = 0
     samples_ns: list[int] = dataclasses.field(default_factory=list)
     statements: list[str] = dataclasses.field(default_factory=list)
@@ -473,7 +482,10 @@ class Measurement:
         self.breakdown = breakdown_of(clock, totals)
 
     def logged(self) -> dict[str, int] | None:
-        """Changes and trigger events the entity writes logged (None for the plain update)."""
+        """Changes and trigger events the entity writes logged, the rows a peer logged (None
+        for the plain update)."""
+        if self.log is not None:
+            return self.log()
         if not self.item_ids:
             return None
         return {
@@ -486,6 +498,7 @@ class Measurement:
     def as_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
+            **({"key": self.key} if self.key else {}),
             **latency_summary(self.samples_ns, digits=4),
             "ops_per_s": round(ops_per_second(self.samples_ns), 1),
             "statements": len(self.statements),
@@ -601,10 +614,14 @@ def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]
     automation_state = automation_registry.snapshot()
     frozen = False
     queued_before = last_queued_task_id()
+    peers, skipped = bench_peers.available_peers(connection.vendor)
     try:
         drop_bench_tables()
+        bench_peers.drop_peer_tables(peers)
         purge_bench_rows()  # leftovers of a run that crashed
+        bench_peers.purge_peer_tasks()
         create_bench_tables()
+        bench_peers.create_peer_tables(peers)
         handle = register_bench_kind()
         plain = PlainWriter(seed_items("plain", items))
         entity = EntityWriter(handle, seed_items("entity", items))
@@ -627,6 +644,17 @@ def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]
                 item_ids=replay.item_ids,
             ),
         ]
+        runs += [
+            Measurement(
+                peer.label,
+                bench_peers.PeerWriter(
+                    peer, bench_peers.seed_peer_items(peer.item_model, peer.key, items)
+                ),
+                log=peer.logged,
+                key=peer.key,
+            )
+            for peer in peers
+        ]
         warm: list[int] = []
         for start in range(0, warmup, BLOCK):
             for measurement in runs:
@@ -641,13 +669,17 @@ def run_benchmark(*, iterations: int, warmup: int, items: int) -> dict[str, Any]
         for measurement in runs:
             measurement.count_round_trips(end)
             measurement.profile(end + 1, profiled)
-        return summarize(runs, iterations=iterations, warmup=warmup, items=items)
+        return summarize(
+            runs, iterations=iterations, warmup=warmup, items=items, peers_skipped=skipped
+        )
     finally:
         if frozen:
             gc.unfreeze()
         try:
             purge_bench_rows(queued_after=queued_before)
+            bench_peers.purge_peer_tasks(queued_before)
             drop_bench_tables()
+            bench_peers.drop_peer_tables(peers)
         finally:
             entity_registry.restore(entities_state)
             automation_registry.restore(automation_state)
@@ -659,8 +691,10 @@ def summarize(
     iterations: int,
     warmup: int,
     items: int,
+    peers_skipped: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    plain, entity, entity_quiet, statements_only = (m.as_dict() for m in measurements)
+    plain, entity, entity_quiet, statements_only = (m.as_dict() for m in measurements[:4])
+    peers = {m.key: m.as_dict() for m in measurements[4:]}
 
     def ratio(m: dict[str, Any]) -> dict[str, float]:
         return {
@@ -668,6 +702,20 @@ def summarize(
             "ops_per_s": round(plain["ops_per_s"] / m["ops_per_s"], 2),
         }
 
+    def entity_over(m: dict[str, Any]) -> dict[str, float]:
+        """(b) against ``m``: above 1 is (b) slower."""
+        return {
+            "p50": round(entity["p50_ms"] / m["p50_ms"], 2),
+            "ops_per_s": round(m["ops_per_s"] / entity["ops_per_s"], 2),
+        }
+
+    peer_ratios = {f"b/{key}": entity_over(m) for key, m in peers.items()}
+    peer_ratios["b/d"] = entity_over(statements_only)
+    peer_targets = {
+        name: {"max_ratio": limit, "met": max(peer_ratios[name].values()) <= limit}
+        for name, limit in PEER_TARGETS.items()
+        if name in peer_ratios
+    }
     target = TARGET_RATIO.get(connection.vendor)
     entity_ratio = ratio(entity)
     floor_ratio = ratio(statements_only)
@@ -696,12 +744,21 @@ def summarize(
                 None if target is None else min(floor_ratio.values()) <= target
             ),
         },
+        "peers": peers,
+        "peers_skipped": dict(peers_skipped or {}),
+        "peer_ratios": peer_ratios,
+        "peer_targets": peer_targets,
     }
 
 
 # -- the report ------------------------------------------------------------------------------
 
 MEASUREMENTS = ("plain", "entity", "entity_without_enqueue", "statements_only")
+
+
+def measured(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The measurements of a run in report order: (a) to (d), then the peers."""
+    return [results[key] for key in MEASUREMENTS] + list(results.get("peers", {}).values())
 
 
 def report_of(results: dict[str, Any]) -> list[report.Block]:
@@ -727,10 +784,11 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
             report.Column("max ms", ".3f"),
         ]
     )
-    for key in MEASUREMENTS:
-        m = results[key]
+    for m in measured(results):
         writes.add(m["label"], m["ops_per_s"], m["p50_ms"], m["p99_ms"], m["max_ms"])
     blocks.append(writes)
+    for key, reason in results.get("peers_skipped", {}).items():
+        blocks.append(f"({key}) left out: {reason}")
     target = results["target"]
     for name, key in (
         ("b/a", "ratio"),
@@ -751,9 +809,15 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
                 "  the write's statements alone, (d), already cost more than the target: "
                 "no entity-layer Python can meet it with these statements"
             )
+    for name, ratio in results.get("peer_ratios", {}).items():
+        line = f"ratio {name}: {ratio['ops_per_s']:.2f}x by ops/s, {ratio['p50']:.2f}x by p50"
+        peer_target = results["peer_targets"].get(name)
+        if peer_target is not None:
+            verdict = "met" if peer_target["met"] else "MISSED"
+            line += f" (target at most {peer_target['max_ratio']:.2f}x -> {verdict})"
+        blocks.append(line)
     blocks += ["", "Round trips per write (statements captured on one more write, in order):"]
-    for key in MEASUREMENTS:
-        m = results[key]
+    for m in measured(results):
         hidden = "".join(f" + {part}" for part in m["hidden_round_trips"])
         blocks.append(f"  {m['label']}: {m['statements']} captured{hidden} = {m['round_trips']}")
         statements = report.Table(
@@ -767,8 +831,8 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
         f"Where the time goes (means over {run['profiled_writes']} more writes; driver calls "
         "timed one by one, the rest is Python):",
     ]
-    for key in MEASUREMENTS:
-        m, breakdown = results[key], results[key]["breakdown"]
+    for m in measured(results):
+        breakdown = m["breakdown"]
         blocks.append(
             f"  {m['label']}: {breakdown['total_ms']:.3f} ms, of which after-commit hooks "
             f"{breakdown['after_commit_hooks_ms']:.3f} ms"
@@ -796,5 +860,8 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
             f"{m['label']}: {m['writes']} writes logged {logged['changes']} changes and "
             f"{logged['trigger_events']} {TRIGGER} events"
         )
+    for m in results.get("peers", {}).values():
+        rows = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in m["logged"].items())
+        blocks.append(f"{m['label']}: {m['writes']} writes logged {rows}")
     blocks.append("All deleted again, with their queued tasks and the bench tables.")
     return blocks
