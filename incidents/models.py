@@ -54,12 +54,22 @@ class Incident(models.Model):
 class IncidentSystem(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="systems")
     system_id = models.CharField(max_length=255)
+    # A copy of the incident's updated_at, kept by database triggers (migration 0003) like an
+    # index is kept: never written by the application. It lets the list filtered by a system
+    # read that system's newest incidents straight from ``incidents_system_sort_idx`` instead
+    # of walking every incident newest first and probing each for the system.
+    incident_updated_at = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["incident", "system_id"], name="incidents_system_uniq")
         ]
-        indexes = [models.Index(fields=["system_id"], name="incidents_system_id_idx")]
+        indexes = [
+            models.Index(
+                fields=["system_id", "-incident_updated_at", "incident"],
+                name="incidents_system_sort_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.system_id

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import (
     Case,
+    F,
     IntegerField,
     Prefetch,
     QuerySet,
@@ -58,6 +59,8 @@ def list_incidents(
 ) -> QuerySet[Incident]:
     """Incidents matching the filters; only those of ``visibilities`` when given (an
     audience's ``visibilities``), every incident otherwise."""
+    if ordering not in ORDERINGS:
+        raise ValidationError({"ordering": [f"Use one of: {', '.join(ORDERINGS)}."]})
     incidents = Incident.objects.prefetch_related(
         Prefetch("systems", queryset=IncidentSystem.objects.order_by("system_id"))
     )
@@ -69,12 +72,15 @@ def list_incidents(
         incidents = incidents.exclude(status=Status.RESOLVED)
     if system_id:
         incidents = incidents.filter(systems__system_id=system_id)
+        if ordering.lstrip("-") == "updated_at":
+            # The same order by the link row's copy of updated_at (migration 0003), which
+            # ``incidents_system_sort_idx`` holds per system: a page reads only its rows.
+            incidents = incidents.annotate(system_updated_at=F("systems__incident_updated_at"))
+            ordering = ordering.replace("updated_at", "system_updated_at")
     if severity:
         incidents = incidents.filter(severity=severity)
     if search and search.strip():
         incidents = incidents.filter(title__icontains=search.strip())
-    if ordering not in ORDERINGS:
-        raise ValidationError({"ordering": [f"Use one of: {', '.join(ORDERINGS)}."]})
     if ordering.lstrip("-") == "severity":
         # By rank (minor < major < critical), not alphabetically.
         incidents = incidents.annotate(severity_rank=SEVERITY_RANK)

@@ -1,0 +1,122 @@
+"""What keeps the incident list flat as the table grows: the link rows' copy of the incident's
+``updated_at`` (kept by database triggers, migration 0003) that the system-filtered list sorts
+on, and (PostgreSQL) the plans that read one page from an index instead of the whole table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import Incident, IncidentSystem
+
+
+def sort_keys(incident_id: str) -> set[Any]:
+    return set(
+        IncidentSystem.objects.filter(incident_id=incident_id).values_list(
+            "incident_updated_at", flat=True
+        )
+    )
+
+
+def test_new_links_carry_their_incidents_updated_at(systems: list[str]) -> None:
+    incident = services.create_incident(title="Down", system_ids=["api", "db"])
+
+    incident.refresh_from_db()
+    assert sort_keys(incident.pk) == {incident.updated_at}
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda pk: services.update_incident(pk, severity="critical"),
+        lambda pk: services.add_update(pk, message="Looking", status_change="identified"),
+        lambda pk: services.resolve_incident(pk),
+        lambda pk: services.update_incident(pk, system_ids=["api", "db", "web"]),
+    ],
+    ids=["field", "timeline", "resolve", "systems"],
+)
+def test_every_write_moves_the_links_sort_key_along(systems: list[str], write: Any) -> None:
+    incident = services.create_incident(title="Down", system_ids=["api", "db"])
+    Incident.objects.filter(pk=incident.pk).update(updated_at=timezone.now() - dt.timedelta(1))
+
+    write(incident.pk)
+
+    incident.refresh_from_db()
+    assert sort_keys(incident.pk) == {incident.updated_at}
+    assert incident.updated_at > timezone.now() - dt.timedelta(minutes=1)
+
+
+def test_a_bulk_update_outside_the_services_keeps_it_too(systems: list[str]) -> None:
+    incident = services.create_incident(title="Down", system_ids=["api"])
+    moment = timezone.now() - dt.timedelta(days=3)
+
+    Incident.objects.filter(pk=incident.pk).update(updated_at=moment)
+
+    assert sort_keys(incident.pk) == {moment}
+
+
+def test_a_stale_value_written_into_a_link_row_is_corrected(systems: list[str]) -> None:
+    incident = services.create_incident(title="Down", system_ids=["api"])
+    link = IncidentSystem.objects.get(incident_id=incident.pk)
+
+    IncidentSystem.objects.filter(pk=link.pk).update(incident_updated_at=timezone.now())
+
+    incident.refresh_from_db()
+    assert sort_keys(incident.pk) == {incident.updated_at}
+
+
+def test_the_system_filter_keeps_the_updated_at_order(systems: list[str]) -> None:
+    base = timezone.now()
+    made = []
+    for n, minutes in enumerate([5, 1, 9, 3, 7]):
+        incident = services.create_incident(title=f"I{n}", system_ids=["db", "web"])
+        Incident.objects.filter(pk=incident.pk).update(
+            updated_at=base - dt.timedelta(minutes=minutes)
+        )
+        made.append((minutes, incident.pk))
+    services.create_incident(title="Other system", system_ids=["api"])
+
+    for ordering, reverse in (("-updated_at", False), ("updated_at", True)):
+        listed = list(services.list_incidents(system_id="db", ordering=ordering))
+        expected = [pk for _, pk in sorted(made, reverse=reverse)]
+        assert [i.pk for i in listed] == expected
+        assert [i.updated_at for i in listed] == [i.system_updated_at for i in listed]
+
+
+def plan(sql: str, params: Any, *turned_off: str) -> str:
+    """The plan with seqscan and ``turned_off`` made prohibitively expensive (small tables)."""
+    with connection.cursor() as cursor:
+        for method in ("seqscan", *turned_off):
+            cursor.execute(f"SET LOCAL enable_{method} = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.postgres
+def test_a_system_page_is_read_in_order_from_the_system_index(systems: list[str]) -> None:
+    for n in range(20):
+        services.create_incident(title=f"I{n}", system_ids=["db"] if n % 2 else ["api"])
+    queryset = services.list_incidents(system_id="db", visibilities=["public"])[:51]
+    sql, params = queryset.query.sql_with_params()
+
+    explained = plan(sql, params, "sort")
+
+    assert "incidents_system_sort_idx" in explained
+    assert "Sort" not in explained.replace("Sort Key", "")
+
+
+@pytest.mark.postgres
+def test_a_search_can_use_the_trigram_index(systems: list[str]) -> None:
+    for n in range(20):
+        services.create_incident(title=f"Incident {n} elevated errors", system_ids=["db"])
+    queryset = services.list_incidents(search="incident 17", include_resolved=True)[:51]
+    sql, params = queryset.query.sql_with_params()
+
+    explained = plan(sql, params, "indexscan")  # not the walk of incidents_updated_idx
+
+    assert "incidents_title_trgm_idx" in explained
