@@ -10,6 +10,9 @@ unless ``CACHE_URL`` names another backend:
 - ``db://table_name``: Django's database cache (run ``manage.py createcachetable`` once);
 - ``file:///absolute/path``: a file-based cache in that directory (one machine);
 - ``locmem://``: per-process memory (only for a single process, e.g. tests).
+
+``CHECKSTACK_REDIS_URL`` (django-q2's Redis broker, see ``redis_url``) is the cache as well
+when ``CACHE_URL`` is unset.
 """
 
 from __future__ import annotations
@@ -34,6 +37,28 @@ def file_cache(directory: Path | str) -> dict[str, Any]:
     return {"BACKEND": FILE_CACHE, "LOCATION": str(directory), "OPTIONS": dict(FILE_CACHE_OPTIONS)}
 
 
+def redis_url(value: str, *, setting: str) -> str:
+    """``value`` stripped, or ImproperlyConfigured naming ``setting`` unless it is empty or a
+    redis://host..., rediss://host... or unix:///path URL (what redis-py's ``from_url`` reads)."""
+    url = value.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"redis", "rediss", "unix"}:
+        # The scheme only: the rest of the URL may hold a password.
+        raise ImproperlyConfigured(
+            f"{setting}: use redis://, rediss:// or unix://, not {scheme or '(none)'}://"
+        )
+    if scheme != "unix" and not parts.hostname:
+        raise ImproperlyConfigured(f"{setting}: a {scheme}:// URL needs a host")
+    return url
+
+
+def redis_cache(url: str) -> dict[str, Any]:
+    return {"BACKEND": REDIS_CACHE, "LOCATION": url}
+
+
 def parse_cache_url(url: str) -> dict[str, Any]:
     """One ``CACHES`` entry for ``url`` (see the module docstring for the schemes)."""
     parts = urlsplit(url.strip())
@@ -41,7 +66,7 @@ def parse_cache_url(url: str) -> dict[str, Any]:
     if scheme in {"redis", "rediss"}:
         if not parts.hostname:
             raise ImproperlyConfigured("CACHE_URL: a redis:// URL needs a host")
-        return {"BACKEND": REDIS_CACHE, "LOCATION": url.strip()}
+        return redis_cache(url.strip())
     if scheme == "db":
         table = unquote(parts.netloc or parts.path.lstrip("/"))
         if not table.replace("_", "").isalnum():

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from checkstack.cacheurl import file_cache, parse_cache_url
+from checkstack.cacheurl import file_cache, parse_cache_url, redis_cache, redis_url
 from checkstack.dburl import parse_database_url, sqlite_database
 from checkstack.secret_key import DEV_SECRET_KEY
 
@@ -133,12 +133,21 @@ else:
         "default": sqlite_database(VAR_DIR / "checkstack.sqlite3", conn_max_age=CONN_MAX_AGE)
     }
 
+# django-q2's broker on many machines (docs/deployment.md, "The Redis broker"): with
+# CHECKSTACK_REDIS_URL (redis://host:6379/0, rediss://...) the task queue is in that Redis instead
+# of the database's ORM queue, and it is the shared cache too unless CACHE_URL names another.
+CHECKSTACK_REDIS_URL = redis_url(
+    os.environ.get("CHECKSTACK_REDIS_URL", ""), setting="CHECKSTACK_REDIS_URL"
+)
+
 # One cache shared by every process of the installation (web servers and workers): the status
 # page is invalidated by the process that made a change, and throttling counts across
 # processes. A file-based cache under var/ on one machine; CACHE_URL (redis://, db://,
 # file://, locmem://; see checkstack/cacheurl.py and docs/deployment.md) for anything else.
 if os.environ.get("CACHE_URL"):
     CACHES = {"default": parse_cache_url(os.environ["CACHE_URL"])}
+elif CHECKSTACK_REDIS_URL:
+    CACHES = {"default": redis_cache(CHECKSTACK_REDIS_URL)}
 else:
     CACHES = {"default": file_cache(VAR_DIR / "cache")}
 
@@ -159,13 +168,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
-# django-q2: ORM broker on the default database. `timeout` < `retry` so a task is never
-# handed to a second worker while the first may still run it; failures are retried a bounded
-# number of times and always kept; successes are kept sparingly (the result saver is otherwise
-# the bottleneck).
+# django-q2: ORM broker on the default database, or Redis with CHECKSTACK_REDIS_URL (above).
+# `timeout` < `retry` so the ORM broker never hands a task to a second worker while the first
+# may still run it (Redis does not re-deliver; the sweepers recover its lost tasks); failures
+# are retried a bounded number of times and always kept; successes are kept sparingly (the
+# result saver is otherwise the bottleneck).
 Q_CLUSTER = {
     "name": "checkstack",
-    "orm": "default",
+    **({"redis": CHECKSTACK_REDIS_URL} if CHECKSTACK_REDIS_URL else {"orm": "default"}),
     "workers": int(os.environ.get("CHECKSTACK_Q_WORKERS", "2")),
     "timeout": 60,
     "retry": 90,

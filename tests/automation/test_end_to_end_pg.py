@@ -1,8 +1,8 @@
 """The automation.md example end to end: API → entity → qcluster → run → signed webhook.
 
-A real ``manage.py qcluster`` (2 workers, ORM broker) against the PostgreSQL test database; the
-receiver is a local HTTP server; the signature is checked with the Standard Webhooks reference
-library.
+A real ``manage.py qcluster`` (2 workers; on the ORM broker and on Redis) against the PostgreSQL
+test database; the receiver is a local HTTP server; the signature is checked with the Standard
+Webhooks reference library.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from incidents.models import IncidentUpdate
 from tests.api.helpers import make_user
 from tests.automation.receiver import WebhookReceiver
 from tests.incidents.helpers import make_systems
-from tests.qcluster import running_qcluster, wait_for
+from tests.qcluster import Broker, running_qcluster, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +56,7 @@ def page_and_note(url: str) -> dict[str, Any]:
 
 
 def test_critical_incident_created_through_the_api_pages_once_with_a_valid_signature(
-    settings: Any, tmp_path: Path
+    settings: Any, tmp_path: Path, broker: Broker
 ) -> None:
     settings.CHECKSTACK_ENQUEUE = True
     secret = generate_secret()
@@ -66,7 +66,7 @@ def test_critical_incident_created_through_the_api_pages_once_with_a_valid_signa
     with WebhookReceiver() as receiver:
         services.create_automation(**page_and_note(receiver.url))
         log = tmp_path / "qcluster.log"
-        with running_qcluster(log, CHECKSTACK_SECRET_PAGER_SECRET=secret) as cluster:
+        with running_qcluster(log, broker, CHECKSTACK_SECRET_PAGER_SECRET=secret) as cluster:
             response = client.post(
                 "/api/incidents/",
                 {"title": "DB down", "severity": "critical", "system_ids": ["db"]},

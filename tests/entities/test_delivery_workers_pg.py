@@ -4,7 +4,7 @@ Every test commits for real (``transaction=True``). Workers are forked processes
 inherited connections and run what a django-q2 task loop runs (``due_deliveries`` and
 ``deliver``, or the drain that follows each task's own row); they report through their exit
 code and leave with ``os._exit``. The last test starts a real ``manage.py qcluster`` against
-the test database.
+the test database, once on each django-q2 broker (ORM and Redis: the ``broker`` fixture).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from checkstack.entities import delivery as delivery_service
 from checkstack.entities.handle import EntityHandle
 from checkstack.entities.models import Delivery, DeliveryStatus, TriggerEvent
 from tests.processes import JOIN_TIMEOUT, backend_gone, fork_workers, join_all
-from tests.qcluster import qcluster_environment, stop, wait_for
+from tests.qcluster import Broker, qcluster_environment, stop, wait_for
 from tests.testapp.entity import WidgetState, create_widget
 from tests.testapp.models import Record, Widget
 from tests.testapp.workers import QCLUSTER_GROUP, QCLUSTER_SUBSCRIBER_ENV, subscribe_change_recorder
@@ -295,7 +295,7 @@ def test_three_draining_workers_keep_each_entitys_order_and_run_each_change_once
 
 
 def test_a_real_qcluster_delivers_changes_enqueued_after_commit(
-    widgets: EntityHandle[WidgetState], settings: Any, tmp_path: Path
+    widgets: EntityHandle[WidgetState], settings: Any, tmp_path: Path, broker: Broker
 ) -> None:
     settings.CHECKSTACK_ENQUEUE = True
     subscribe_change_recorder()
@@ -303,7 +303,7 @@ def test_a_real_qcluster_delivers_changes_enqueued_after_commit(
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=BASE_DIR,
-        env=qcluster_environment(**{QCLUSTER_SUBSCRIBER_ENV: "1"}),
+        env=qcluster_environment(broker, **{QCLUSTER_SUBSCRIBER_ENV: "1"}),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, stopped as a whole
