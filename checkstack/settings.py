@@ -172,17 +172,22 @@ STATIC_ROOT = VAR_DIR / "static"
 # `timeout` < `retry` so the ORM broker never hands a task to a second worker while the first
 # may still run it (Redis does not re-deliver; the sweepers recover its lost tasks); failures
 # are retried a bounded number of times and always kept; successes are kept sparingly (the
-# result saver is otherwise the bottleneck).
+# result saver is otherwise the bottleneck). The ORM broker's pusher is woken by a PostgreSQL
+# NOTIFY sent with every task insert (checkstack.entities.broker); `poll` stays the fallback
+# (CHECKSTACK_Q_NOTIFY=0: polling only; on SQLite it is django-q2's ORM broker).
+_ORM_BROKER: dict[str, object] = {"orm": "default"}
+if env_bool("CHECKSTACK_Q_NOTIFY", True):
+    _ORM_BROKER["broker_class"] = "checkstack.entities.broker.NotifyingORM"
 Q_CLUSTER = {
     "name": "checkstack",
-    **({"redis": CHECKSTACK_REDIS_URL} if CHECKSTACK_REDIS_URL else {"orm": "default"}),
+    **({"redis": CHECKSTACK_REDIS_URL} if CHECKSTACK_REDIS_URL else _ORM_BROKER),
     "workers": int(os.environ.get("CHECKSTACK_Q_WORKERS", "2")),
     "timeout": 60,
     "retry": 90,
     "max_attempts": 5,
     "ack_failures": True,
     "save_limit": 100,
-    "poll": 0.05,
+    "poll": float(os.environ.get("CHECKSTACK_Q_POLL", "0.05")),
     "catch_up": False,
     "label": "Task queue",
 }

@@ -88,12 +88,15 @@ def broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     ``environment()``) use the same one. Redis is emptied before and after the test."""
     from django_q.conf import Conf
 
+    from checkstack.entities.broker import BROKER_CLASS
     from tests.qcluster import ORM_BROKER, Broker
 
     if request.param == "orm":
-        # django-q2's Conf is frozen at import: patch it, not the settings.
+        # django-q2's Conf is frozen at import: patch it, not the settings. The ORM broker of
+        # the default settings: woken by NOTIFY on PostgreSQL.
         monkeypatch.setattr(Conf, "ORM", "default")
         monkeypatch.setattr(Conf, "REDIS", {})
+        monkeypatch.setattr(Conf, "BROKER_CLASS", BROKER_CLASS)
         yield ORM_BROKER
         return
     import redis
@@ -101,6 +104,7 @@ def broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     url = request.getfixturevalue("redis_url")
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", url)
+    monkeypatch.setattr(Conf, "BROKER_CLASS", None)
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:

@@ -4,9 +4,10 @@ The change row, its field transitions, the derived trigger events and one delive
 durable subscriber are inserted in the write's transaction: they commit or roll back with the
 domain rows. On PostgreSQL all of them go in one statement (data-modifying CTEs), so logging a
 change costs one round trip whatever it carries. After COMMIT one django-q2 task per new
-delivery and trigger event is enqueued (one INSERT for all of them with the ORM broker, one
-RPUSH with Redis), then the in-process subscribers and the ``entity_changed`` signal run in the
-committing process; their errors are logged, never raised into the write.
+delivery and trigger event is enqueued (one INSERT for all of them with the ORM broker, with
+its ``NOTIFY`` wake-up on PostgreSQL, see ``broker``; one RPUSH with Redis), then the in-process
+subscribers and the ``entity_changed`` signal run in the committing process; their errors are
+logged, never raised into the write.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from django_q.models import OrmQ
 from django_q.signals import pre_enqueue
 from django_q.signing import SignedPackage
 
-from . import registry
+from . import broker, registry
 from .conf import app_settings
 from .models import Change, Delivery, Transition, TriggerEvent
 from .signals import entity_changed
@@ -234,15 +235,15 @@ def enqueue_tasks(jobs: list[tuple[str, int | str]]) -> None:
                 async_task(func, arg, broker=_UNUSED_BROKER, task_name=task_name(func, arg))
             return
         packages = [pack_task(func, arg) for func, arg in jobs]
-        if Conf.ORM and not Conf.BROKER_CLASS:
+        if broker.is_orm_broker():
             _store_orm_tasks(Conf.ORM, Conf.CLUSTER_NAME, packages)
         elif (redis_broker := _redis_broker()) is not None:
             # One RPUSH for all of them, in order: what the broker's enqueue does one by one.
             redis_broker.connection.rpush(redis_broker.list_key, *packages)
         else:
-            broker = get_broker()
+            other = get_broker()
             for package in packages:
-                broker.enqueue(package)
+                other.enqueue(package)
     except Exception:
         logger.exception("Could not enqueue %s task(s); the sweeper will pick them up", len(jobs))
 
@@ -329,7 +330,14 @@ def _store_orm_tasks(alias: str, key: str, packages: list[str]) -> None:
     params: list[Any] = []
     for package in packages:
         params += [key, package, now]
-    execute(f'INSERT INTO {table} ("key", payload, "lock") VALUES {rows}', params, db=db)
+    insert = f'INSERT INTO {table} ("key", payload, "lock") VALUES {rows}'
+    channel = broker.orm_notify_channel(key)
+    if channel is None:
+        execute(insert, params, db=db)
+        return
+    # The wake-up in the same statement: PostgreSQL delivers it at the insert's COMMIT, so a
+    # listening pusher dequeues at once, at no extra round trip.
+    execute(f"WITH q AS ({insert}) SELECT pg_notify(%s, '')", [*params, channel], db=db)
 
 
 def after_commit(change: EntityChange, delivery_ids: list[int], event_ids: list[uuid.UUID]) -> None:
