@@ -37,6 +37,7 @@ read_incidents = LinkedRowsRead(
     "incident",
     "system_id",
     linked_as="systemIds",
+    whole_rows=True,  # the write's apply takes the locked row from it (write_incident)
 )
 
 

@@ -7,6 +7,7 @@ queries, halves its round trips and skips the ORM's query compilation.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import re
@@ -134,6 +135,7 @@ def _read_sql(
     link_value: str,
     vendor: str,
     count: int,
+    extra_fields: tuple[str, ...] = (),
 ) -> str:
     qn = connection.ops.quote_name
     meta, link_meta = model._meta, link_model._meta
@@ -155,7 +157,8 @@ def _read_sql(
             f"(SELECT json_group_array({value}) FROM ({links.replace('l.' + value, value, 1)}))"
         )
         where = f"p.{pk} IN ({', '.join(['%s'] * count)})"
-    return f"SELECT p.{pk}, {columns}, {linked} FROM {qn(meta.db_table)} p WHERE {where}"
+    extra = "".join(f", p.{qn(_column(model, f))}" for f in extra_fields)
+    return f"SELECT p.{pk}, {columns}, {linked}{extra} FROM {qn(meta.db_table)} p WHERE {where}"
 
 
 class LinkedRowsRead:
@@ -166,6 +169,11 @@ class LinkedRowsRead:
     knows its SQL, the entity write can fold the ``prev`` read into the statement that locks the
     entity on PostgreSQL (``checkstack.entities.locks.lock_and_read``), one round trip fewer.
     Models may be given as ``"app_label.Model"`` and are resolved on first use.
+
+    With ``whole_rows`` the query also selects every column of the row, and a read of one id
+    keeps that row as a model instance for ``take_row``: the write's own ``apply`` then gets
+    the row it changes from the read that locked it (the current one, under the lock) instead
+    of reading it again.
     """
 
     def __init__(
@@ -177,10 +185,15 @@ class LinkedRowsRead:
         link_value: str,
         *,
         linked_as: str,
+        whole_rows: bool = False,
     ) -> None:
         self._model, self._link_model = model, link_model
         self.fields = tuple(fields)
         self.link_fk, self.link_value, self.linked_as = link_fk, link_value, linked_as
+        self.whole_rows = whole_rows
+        self._kept: contextvars.ContextVar[tuple[str, Any] | None] = contextvars.ContextVar(
+            f"linked_rows_read_{id(self)}", default=None
+        )
 
     def __repr__(self) -> str:
         return f"<LinkedRowsRead {self._model!r} + {self._link_model!r}.{self.link_value}>"
@@ -195,11 +208,18 @@ class LinkedRowsRead:
                 self._link_model = apps.get_model(self._link_model)
         return self._model, self._link_model  # type: ignore[return-value]
 
+    def _row_fields(self) -> tuple[str, ...]:
+        if not self.whole_rows:
+            return ()
+        model, _ = self.models()
+        return tuple(f.attname for f in model._meta.concrete_fields)
+
     def sql(self, vendor: str, count: int) -> str:
         """The query for ``count`` ids (see ``params``)."""
         model, link_model = self.models()
+        extra = self._row_fields() if count == 1 else ()
         return _read_sql(
-            model, self.fields, link_model, self.link_fk, self.link_value, vendor, count
+            model, self.fields, link_model, self.link_fk, self.link_value, vendor, count, extra
         )
 
     @staticmethod
@@ -209,13 +229,35 @@ class LinkedRowsRead:
         return [ids] if vendor == "postgresql" and len(ids) > 1 else ids
 
     def state(self, row: Sequence[Any]) -> dict[str, Any]:
-        """The state of one row of ``sql()`` (its pk, the fields, the linked values)."""
-        linked = row[-1]
+        """The state of one row of ``sql()`` (its pk, the fields, the linked values); a row of a
+        one-id read of ``whole_rows`` is kept for ``take_row``."""
+        count = len(self.fields)
+        linked = row[1 + count]
         if isinstance(linked, str):
             linked = json.loads(linked)
-        state = dict(zip(self.fields, row[1:-1], strict=True))
+        state = dict(zip(self.fields, row[1 : 1 + count], strict=True))
         state[self.linked_as] = list(linked)
+        if len(row) > count + 2:
+            self._kept.set((str(row[0]), row[count + 2 :]))
         return state
+
+    def take_row(self, pk: str) -> Any:
+        """The model instance of ``pk`` from this context's last one-id read, once (None when
+        that read was of another row, or nothing is kept)."""
+        kept = self._kept.get()
+        self._kept.set(None)
+        if kept is None or kept[0] != str(pk):
+            return None
+        model, _ = self.models()
+        db = connections[DEFAULT_DB_ALIAS]
+        names = self._row_fields()
+        values = []
+        for name, value in zip(names, kept[1], strict=True):
+            col = model._meta.get_field(name).get_col(model._meta.db_table)  # type: ignore[union-attr]
+            for converter in db.ops.get_db_converters(col) + col.get_db_converters(db):
+                value = converter(value, col, db)
+            values.append(value)
+        return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
 
     def __call__(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = list(dict.fromkeys(str(i) for i in ids))

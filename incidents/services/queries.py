@@ -153,6 +153,15 @@ def remember_written(incident: Incident, **relations: Iterable[Any]) -> None:
     incident.__dict__[_WRITTEN] = {name: list(rows) for name, rows in relations.items()}
 
 
+def remember_systems(incident: Incident, system_ids: Iterable[str]) -> None:
+    """Leave with ``incident`` its systems as the write's next state has them (sorted), unless
+    the write left its saved link rows already: the detail then reads no link rows."""
+    written = incident.__dict__.setdefault(_WRITTEN, {})
+    written.setdefault(
+        "systems", [IncidentSystem(incident_id=incident.pk, system_id=s) for s in system_ids]
+    )
+
+
 def _set_prefetched(incident: Incident, name: str, rows: list[Any]) -> None:
     """``rows`` as the prefetched ``name`` relation of ``incident`` (what
     ``prefetch_related_objects`` stores)."""

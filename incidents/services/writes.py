@@ -16,9 +16,10 @@ from checkstack.errors import NotFound
 from checkstack.signals import send_after_commit
 
 from ..choices import Action, Status
-from ..entity import IncidentState, incident_handle, saved_rows
+from ..entity import IncidentState, incident_handle, read_incidents, saved_rows
 from ..models import Incident
 from ..signals import incident_changed
+from .queries import remember_systems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +77,8 @@ def write_incident(
             if prev is None:
                 raise NotFound(f"Incident {incident_id} not found")
             states["prev"] = prev
-            incident = Incident.objects.get(pk=incident_id)
+            # The row the lock's read returned (current, under the lock); else read it.
+            incident = read_incidents.take_row(incident_id) or Incident.objects.get(pk=incident_id)
             result["value"] = change(incident, timezone.now())
             saved[incident_id] = incident
 
@@ -84,5 +86,7 @@ def write_incident(
     value = result.get("value")
     if isinstance(value, Unchanged):
         return value.value
+    if isinstance(value, Incident) and next_ is not None:
+        remember_systems(value, next_.systemIds)  # what the detail shows, read by the write
     notify_changed(incident_id, states["prev"], next_, actor)
     return value

@@ -24,8 +24,8 @@ from checkstack.entities.models import Change, Delivery
 from tests.api.helpers import make_incident
 
 LIMITS = {
-    "postgresql": {"create": 11, "patch": 12, "update": 14, "update_with_status": 14},
-    "sqlite": {"create": 14, "patch": 16, "update": 16, "update_with_status": 20},
+    "postgresql": {"create": 11, "patch": 10, "update": 12, "update_with_status": 13},
+    "sqlite": {"create": 14, "patch": 14, "update": 15, "update_with_status": 19},
 }
 
 

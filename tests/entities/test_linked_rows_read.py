@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from checkstack.entities import sql as entity_sql
 from checkstack.entities.sql import LinkedRowsRead
@@ -161,7 +162,10 @@ def test_postgresql_reads_one_id_as_a_scalar_and_several_as_an_array() -> None:
     assert one.endswith(' WHERE p."id" = %s')
     assert "ANY" not in one
     assert several.endswith(' WHERE p."id" = ANY(%s)')
-    assert one.removesuffix("= %s") == several.removesuffix("= ANY(%s)")
+    table = ' FROM "incidents_incident" p'
+    # A one-id read (an entity write's) also selects the whole row (``whole_rows``).
+    assert one.split(table)[0].startswith(several.split(table)[0])
+    assert ', p."title", p."description"' in one and 'p."title"' not in several
     assert "incidents_incidentsystem" in one and "ORDER BY" in one
 
 
@@ -217,3 +221,47 @@ def test_on_postgresql_the_incident_read_is_planned_once_not_on_every_write(
         generic_before = before.get(name, ("", 0, 0))[1]
         assert generic_plans > generic_before, statement  # a generic plan is being reused
         assert custom_plans <= 5, statement  # not planned again for every write
+
+
+def test_a_one_id_read_keeps_the_whole_row_for_take_row_once(systems: list[str]) -> None:
+    incident = make_incident(("db", "web"), title="Disk full", suppress_notifications=True)
+    incident.refresh_from_db()
+
+    state = read_incidents([incident.pk])[incident.pk]
+    row = read_incidents.take_row(incident.pk)
+
+    assert state["systemIds"] == ["db", "web"]
+    assert isinstance(row, Incident) and not row._state.adding
+    fields = [f.attname for f in Incident._meta.concrete_fields]
+    assert {f: getattr(row, f) for f in fields} == {f: getattr(incident, f) for f in fields}
+    assert row.suppress_notifications is True and row.updated_at.tzinfo is not None
+    assert read_incidents.take_row(incident.pk) is None  # once
+
+
+def test_take_row_gives_nothing_for_another_row_or_a_read_of_several(
+    systems: list[str],
+) -> None:
+    first, second = make_incident(("db",)), make_incident(("api",))
+
+    read_incidents([first.pk])
+    assert read_incidents.take_row(second.pk) is None
+
+    read_incidents([first.pk, second.pk])
+    assert read_incidents.take_row(first.pk) is None
+
+
+def test_an_incident_write_changes_the_row_its_lock_read_returned(systems: list[str]) -> None:
+    incident = make_incident(("db",))
+
+    with CaptureQueriesContext(connection) as captured:
+        services.update_incident(incident.pk, severity="critical")
+
+    orm_reads = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and '"incidents_incident"."title"' in q["sql"]
+    ]
+    assert orm_reads == []  # no Incident.objects.get() of the row the lock read returned
+    incident.refresh_from_db()
+    assert incident.severity == "critical"
