@@ -22,8 +22,7 @@ from .fields import (
     clean_system_ids,
     clean_visibility,
 )
-from .queries import remember_written
-from .writes import notify_changed
+from .writes import notify_changed, remember_written
 
 
 def create_incident(

@@ -23,6 +23,7 @@ from checkstack.errors import NotFound
 from ..choices import Severity, Status, Visibility
 from ..entity import IncidentState, incident_handle
 from ..models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
+from .writes import WRITTEN_RELATIONS as _WRITTEN
 
 ORDERINGS = ("created_at", "-created_at", "updated_at", "-updated_at", "severity", "-severity")
 SEVERITY_RANK = Case(
@@ -141,25 +142,6 @@ def detail_of(incident: Incident, *, audience: Audience) -> Incident:
         _set_prefetched(incident, name, rows)
     prefetch_related_objects([incident], *missing)
     return incident
-
-
-_WRITTEN = "_checkstack_written_relations"
-
-
-def remember_written(incident: Incident, **relations: Iterable[Any]) -> None:
-    """Leave with ``incident`` the related rows (``systems``, ``updates``, ``links``) the write
-    that returns it has just saved, all of them, for ``detail_of``. They are not its prefetched
-    relations: ``incident.updates.all()`` still reads the table."""
-    incident.__dict__[_WRITTEN] = {name: list(rows) for name, rows in relations.items()}
-
-
-def remember_systems(incident: Incident, system_ids: Iterable[str]) -> None:
-    """Leave with ``incident`` its systems as the write's next state has them (sorted), unless
-    the write left its saved link rows already: the detail then reads no link rows."""
-    written = incident.__dict__.setdefault(_WRITTEN, {})
-    written.setdefault(
-        "systems", [IncidentSystem(incident_id=incident.pk, system_id=s) for s in system_ids]
-    )
 
 
 def _set_prefetched(incident: Incident, name: str, rows: list[Any]) -> None:

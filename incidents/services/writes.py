@@ -7,7 +7,7 @@ change to ``write_incident``; ``notify_changed`` sends ``incident_changed`` afte
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.utils import timezone
@@ -17,9 +17,8 @@ from checkstack.signals import send_after_commit
 
 from ..choices import Action, Status
 from ..entity import IncidentState, incident_handle, read_incidents, saved_rows
-from ..models import Incident
+from ..models import Incident, IncidentSystem
 from ..signals import incident_changed
-from .queries import remember_systems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +38,26 @@ def _action_for(prev: IncidentState | None, next_: IncidentState | None) -> Acti
     if prev.status == Status.RESOLVED and next_.status != Status.RESOLVED:
         return Action.REOPENED
     return Action.UPDATED
+
+
+# Where a write leaves the related rows it saved with the instance it returns (``detail_of``).
+WRITTEN_RELATIONS = "_checkstack_written_relations"
+
+
+def remember_written(incident: Incident, **relations: Iterable[Any]) -> None:
+    """Leave with ``incident`` the related rows (``systems``, ``updates``, ``links``) the write
+    that returns it has just saved, all of them, for ``detail_of``. They are not its prefetched
+    relations: ``incident.updates.all()`` still reads the table."""
+    incident.__dict__[WRITTEN_RELATIONS] = {name: list(rows) for name, rows in relations.items()}
+
+
+def remember_systems(incident: Incident, system_ids: Iterable[str]) -> None:
+    """Leave with ``incident`` its systems as the write's next state has them (sorted), unless
+    the write left its saved link rows already: the detail then reads no link rows."""
+    written = incident.__dict__.setdefault(WRITTEN_RELATIONS, {})
+    written.setdefault(
+        "systems", [IncidentSystem(incident_id=incident.pk, system_id=s) for s in system_ids]
+    )
 
 
 def notify_changed(incident_id: str, prev: Any, next_: Any, actor: dict[str, Any]) -> None:
