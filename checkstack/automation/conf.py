@@ -43,6 +43,15 @@ class AutomationSettings:
         return float(self._setting("LEASE_SECONDS", 5.0))  # type: ignore[arg-type]
 
     @property
+    def ONE_HOP(self) -> bool:
+        """Whether the worker dispatching a trigger event executes the first run or webhook
+        delivery it created itself, right after the dispatch's COMMIT (one queue hop from a
+        write to its webhook), instead of enqueueing it. Defaults to the environment variable
+        ``CHECKSTACK_ONE_HOP`` (``0``: off), so a worker cluster can be started either way."""
+        default = os.environ.get("CHECKSTACK_ONE_HOP", "1").strip().lower() not in {"0", "false"}
+        return bool(self._setting("ONE_HOP", default))
+
+    @property
     def RECOVERY_INTERVAL(self) -> float:
         """Seconds between two looks of each worker's recovery watch for lapsed claims; 0 turns
         the watch off (the sweeper then finds them every 30 s)."""

@@ -8,6 +8,9 @@ event row is locked), so everything it writes commits together with that mark, e
 - runs waiting for this event and context key resume;
 - every matching webhook endpoint gets one delivery.
 
+After COMMIT the dispatching process executes the first new run or delivery itself and
+enqueues the others in one batch (``queueing.handing_off``): one queue hop from the write.
+
 Events caused by an automation's own runs do not start that automation again (an automation
 that changes the status on ``incident.updated`` would otherwise loop); other automations see
 them as usual.
@@ -24,7 +27,7 @@ import logging
 from checkstack.entities.locks import advisory_lock
 from checkstack.entities.models import TriggerEvent
 
-from . import runs, webhooks
+from . import queueing, runs, webhooks
 from .models import Automation, RunStatus
 from .templating import TemplateFailure, evaluate_filter
 
@@ -33,7 +36,13 @@ logger = logging.getLogger("checkstack.automation")
 
 def dispatch(event: TriggerEvent) -> None:
     """Start the runs of every enabled automation matching ``event``; resume waiting runs;
-    create webhook deliveries."""
+    create webhook deliveries. After COMMIT the first of them is executed in this process and
+    the others enqueued (``queueing.handing_off``)."""
+    with queueing.handing_off():
+        _dispatch(event)
+
+
+def _dispatch(event: TriggerEvent) -> None:
     automations = Automation.objects.filter(enabled=True, trigger__event=event.event).order_by(
         "created_at", "id"
     )

@@ -1,18 +1,31 @@
-"""Handing automation work to django-q2: the task names, enqueueing after COMMIT, and the
-heartbeat that keeps a worker's claim on in-flight work alive.
+"""Handing automation work to django-q2: the task names, enqueueing after COMMIT, the
+dispatcher's hand-off (one queue hop), and the heartbeat that keeps a worker's claim on
+in-flight work alive.
 
 The task functions live in ``checkstack.automation.tasks`` (the top of this package); the
 engine below it refers to them by name only, through this module.
+
+The hand-off: the work a trigger event's dispatch creates (runs, resumed runs, webhook
+deliveries) is collected while the dispatch runs; after its COMMIT all of it is enqueued in one
+batch, except the first job, which the dispatching process executes itself at once through
+the task function its own task would run (``ONE_HOP``). Its claim is what makes that safe:
+exactly once per attempt and the per-incident order of webhook deliveries hold whoever executes
+it. It is not enqueued as well (two concurrent executions of a run would both start its step);
+if the process dies before it claimed the job, the job is a pending row that the sweepers
+re-enqueue, as after a lost enqueue; once claimed, the recovery watch takes it over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from django.db import DatabaseError, connection, transaction
+from django.utils.module_loading import import_string
+from django_q.conf import Conf
 
 from checkstack.entities import outbox
 from checkstack.entities.conf import app_settings as entity_settings
@@ -33,12 +46,68 @@ def enqueue(task: str, args: Iterable[int | str]) -> None:
         outbox.enqueue_tasks(jobs)
 
 
+Job = tuple[str, int | str]  # (task, argument)
+
+# The jobs of the dispatch that is running in this thread (``handing_off``), else None.
+_collected: contextvars.ContextVar[list[Job] | None] = contextvars.ContextVar(
+    "checkstack_automation_hand_off", default=None
+)
+
+
 def enqueue_after_commit(task: str, args: Iterable[int | str]) -> None:
     """``enqueue`` once the current transaction commits; a broker outage then is logged, not
-    raised (the sweepers catch up)."""
-    jobs = list(args)
+    raised (the sweepers catch up). During a dispatch, the job joins its hand-off."""
+    jobs: list[Job] = [(task, arg) for arg in args]
+    if not jobs:
+        return
+    collected = _collected.get()
+    if collected is not None:
+        collected.extend(jobs)
+        return
+    transaction.on_commit(lambda: enqueue_jobs(jobs), robust=True)
+
+
+def enqueue_jobs(jobs: list[Job]) -> None:
+    """One django-q2 task per job, in one batch (nothing when enqueueing is off)."""
+    if jobs and entity_settings.ENQUEUE:
+        outbox.enqueue_tasks(jobs)
+
+
+@contextlib.contextmanager
+def handing_off() -> Iterator[None]:
+    """Collect the jobs the block creates (inside the dispatching transaction); after COMMIT,
+    ``hand_off`` them. Nothing is collected or handed off if the block raises."""
+    jobs: list[Job] = []
+    token = _collected.set(jobs)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
     if jobs:
-        transaction.on_commit(lambda: enqueue(task, jobs), robust=True)
+        transaction.on_commit(lambda: hand_off(jobs), robust=True)
+
+
+def hand_off(jobs: list[Job]) -> None:
+    """After the dispatch's COMMIT: enqueue the jobs but the first one, then execute that one
+    here (``ONE_HOP``; otherwise, or in django-q2's sync mode, enqueue them all)."""
+    if not entity_settings.ENQUEUE:
+        return  # only the sweepers hand out work (tests, operators without workers)
+    if not app_settings.ONE_HOP or Conf.SYNC:
+        enqueue_jobs(jobs)
+        return
+    first, rest = jobs[0], jobs[1:]
+    enqueue_jobs(rest)  # first, so that other workers start on them meanwhile
+    execute_here(first)
+
+
+def execute_here(job: Job) -> None:
+    """Run a job's task function in this process, as a worker running its task would."""
+    task, arg = job
+    try:
+        import_string(task)(arg)
+    except Exception:
+        # As when its task fails: the row stays for the recovery watch and the sweepers.
+        logger.exception("Executing %s(%s) after its dispatch failed", task, arg)
 
 
 @contextlib.contextmanager

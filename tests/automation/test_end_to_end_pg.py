@@ -104,3 +104,44 @@ def test_critical_incident_created_through_the_api_pages_once_with_a_valid_signa
     # The minor incident was dispatched and matched nothing.
     assert AutomationRun.objects.count() == 1
     assert secret not in str(list(run.steps.values_list("config", "result", "error")))
+
+
+def test_the_worker_that_dispatches_an_event_sends_its_webhook_without_another_task(
+    settings: Any, tmp_path: Path, broker: Broker
+) -> None:
+    """One queue hop (``CHECKSTACK_ONE_HOP``): the delivery is sent in the task that dispatched
+    its trigger event; no ``send_webhook`` task is queued or run for it."""
+    from django_q.models import OrmQ, Task
+
+    from checkstack.automation import webhooks
+    from checkstack.automation.models import WebhookDelivery, WebhookDeliveryStatus
+    from incidents.services import create_incident
+
+    settings.CHECKSTACK_ENQUEUE = True
+    make_systems("db")
+    with WebhookReceiver() as receiver:
+        webhooks.create_endpoint(url=receiver.url, events=["incident.created"])
+        log = tmp_path / "qcluster.log"
+        with running_qcluster(log, broker) as cluster:
+            incident = create_incident(title="DB down", severity="critical", system_ids=["db"])
+            sent = wait_for(
+                lambda: WebhookDelivery.objects.filter(
+                    status=WebhookDeliveryStatus.SUCCESS
+                ).exists(),
+                timeout=60,
+            )
+            event = TriggerEvent.objects.get(event="incident.created", context_key=incident.pk)
+            dispatched = wait_for(
+                lambda: Task.objects.filter(name=f"dispatch_trigger_event:{event.pk}").exists(),
+                timeout=10,
+            )
+            alive = cluster.poll() is None
+        output = log.read_text(errors="replace")[-4000:]
+        assert alive and sent and dispatched, f"qcluster output:\n{output}"
+    delivery = WebhookDelivery.objects.get()
+    assert len(receiver.requests) == 1
+    assert delivery.attempts == 1
+    webhook_tasks = [f"send_webhook:{delivery.pk}"]
+    assert not Task.objects.filter(name__in=webhook_tasks).exists()
+    # nothing queued for it either (ORM broker)
+    assert [q for q in OrmQ.objects.all() if q.task.get("name") in webhook_tasks] == []

@@ -21,7 +21,6 @@ from django.db import connection
 from checkstack.automation import services, webhooks
 from checkstack.automation.models import AutomationRun, WebhookAttempt, WebhookDelivery
 from checkstack.automation.webhooks.attempt import LOST_ERROR
-from checkstack.entities.delivery import sweep_inline
 from incidents import services as incidents
 from incidents.models import IncidentUpdate
 from tests.automation.helpers import critical_incident_definition, note_step
@@ -128,7 +127,8 @@ def test_a_run_of_a_killed_cluster_is_resumed_within_20_s(
         services.create_automation(**definition)
         incident = incidents.create_incident(title="X", severity="critical", system_ids=["db"])
         with running_qcluster(tmp_path / "killed.log") as cluster:
-            sweep_inline()  # the trigger event: the run is created and enqueued
+            # The cluster dispatches the trigger event (its task was enqueued at the write's
+            # COMMIT) and, in the same task (CHECKSTACK_ONE_HOP), executes the new run.
             receiver.wait_for(1, timeout=30)  # its webhook step is in flight
             os.killpg(cluster.pid, signal.SIGKILL)
             killed_at = time.monotonic()
