@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import subprocess
 import traceback
 from collections.abc import Callable
 from multiprocessing.synchronize import Barrier as ProcessBarrier
@@ -73,3 +74,13 @@ def backend_pid() -> int:
         cursor.execute("SELECT pg_backend_pid()")
         (backend,) = cursor.fetchone()
     return int(backend)
+
+
+def stop_process(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+    """SIGTERM a server started by a test, SIGKILL it if it is still there after ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)

@@ -19,6 +19,8 @@ from pathlib import Path
 from django.conf import settings as django_settings
 from django.db import connection
 
+from tests.processes import stop_process
+
 BASE_DIR = Path(django_settings.BASE_DIR)
 
 # A Redis for the redis-broker variants, e.g. redis://127.0.0.1:6390/0 (.ci/run sets it);
@@ -87,12 +89,7 @@ def private_redis_server() -> Iterator[str]:
             raise RuntimeError(f"redis-server exited with {server.returncode}:\n{log}")
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop_process(server)
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -29,6 +29,7 @@ import requests
 from django.conf import settings
 
 from checkstack.database_outage import UNAVAILABLE
+from tests.processes import stop_process
 
 pytestmark = pytest.mark.postgres
 
@@ -202,12 +203,7 @@ def web_server(
         try:
             yield f"http://127.0.0.1:{port}", server
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+            stop_process(server)
 
 
 class Web:
