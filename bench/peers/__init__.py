@@ -117,10 +117,11 @@ def available_peers(vendor: str) -> tuple[list[Peer], dict[str, str]]:
     return peers, skipped
 
 
-def seed_peer_items(model: type[PeerItem], prefix: str, count: int) -> list[str]:
+def seed_peer_items(model: type[models.Model], prefix: str, count: int) -> list[str]:
+    """``count`` open incident-shaped rows of ``model`` (a peer's table, or ``BenchItem``)."""
     now = timezone.now()
     ids = [f"{prefix}-{n:05d}" for n in range(count)]
-    model.objects.bulk_create(
+    model._default_manager.bulk_create(
         model(
             id=item_id,
             status="open",

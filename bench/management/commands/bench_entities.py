@@ -560,18 +560,7 @@ def purge_bench_rows(
 
 
 def seed_items(prefix: str, count: int) -> list[str]:
-    now = timezone.now()
-    ids = [f"{prefix}-{n:05d}" for n in range(count)]
-    BenchItem.objects.bulk_create(
-        BenchItem(
-            id=item_id,
-            status="open",
-            severity=SEVERITIES[0],
-            title=f"Bench item {item_id}: database latency above threshold",
-            updated_at=now,
-        )
-        for item_id in ids
-    )
+    ids = bench_peers.seed_peer_items(BenchItem, prefix, count)
     BenchItemSystem.objects.bulk_create(
         BenchItemSystem(item_id=item_id, system_id=f"system-{(n * 7 + k) % 97:03d}")
         for n, item_id in enumerate(ids)
