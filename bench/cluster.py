@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -43,6 +43,14 @@ def database_url(command: str) -> str:
         options["prepare_threshold"] = db["OPTIONS"]["prepare_threshold"] or "none"
     query = f"?{urlencode(options)}" if options else ""
     return f"postgres://{user}{'@' if user else ''}{host}{port}/{quote(str(db['NAME']))}{query}"
+
+
+class ClusterLike(Protocol):
+    """What the waits need of a cluster: whether it still runs, and its output."""
+
+    def check_alive(self) -> None: ...
+
+    def output(self, chars: int = 3000) -> str: ...
 
 
 class Cluster:
@@ -103,7 +111,9 @@ class Cluster:
             self.log.close()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, cluster: Cluster, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float, cluster: ClusterLike, what: str
+) -> None:
     """Check ``condition`` every ``POLL`` seconds until it holds; CommandError when the cluster
     died or ``timeout`` passed."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from .cluster import Cluster
+from .cluster import ClusterLike
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Receiver:
                 self.arrivals[incident_id] = arrival
             self._arrived.notify_all()
 
-    def wait_for(self, incident_id: str, timeout: float, cluster: Cluster) -> Arrival:
+    def wait_for(self, incident_id: str, timeout: float, cluster: ClusterLike) -> Arrival:
         """The arrival of ``incident_id``'s POST, waiting up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         with self._arrived:

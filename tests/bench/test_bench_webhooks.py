@@ -85,23 +85,30 @@ def test_bench_webhooks_measures_api_to_webhook_latency_and_leaves_nothing_behin
     before = row_counts()
     out = io.StringIO()
 
-    call_command("bench_webhooks", n=5, timeout=120, json=True, stdout=out)
+    variants = "inline,orm-notify-2hop,orm-notify"
+    call_command("bench_webhooks", n=5, timeout=120, variants=variants, json=True, stdout=out)
 
     results: dict[str, Any] = json.loads(out.getvalue())
     assert results["database"]["vendor"] == "postgresql"
-    assert results["cluster"]["workers"] == 2
     assert results["run"]["n"] == 5
-    latency = results["latency"]
-    assert latency["n"] == 5
-    assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
-    assert set(results["breakdown"]) == set(bench_webhooks.HOP_LABELS)
-    for hop in results["breakdown"].values():
-        assert hop["n"] == 5
-    # the API call is part of the measured latency, the rest comes after it returned
-    api, after = results["breakdown"]["api_call"], results["breakdown"]["api_return_to_arrival"]
-    assert api["mean_ms"] + after["mean_ms"] == pytest.approx(latency["mean_ms"], abs=0.05)
+    assert list(results["variants"]) == variants.split(",")
+    for name, result in results["variants"].items():
+        latency = result["latency"]
+        assert latency["n"] == 5
+        assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+        assert set(result["ratio"]) == {"p50", "p99"}
+        expected = set(bench_webhooks.HOP_LABELS) - set(bench_webhooks.SPLIT_HOPS)
+        if name == "orm-notify-2hop":  # the run has a task of its own: its split is known
+            expected |= set(bench_webhooks.SPLIT_HOPS)
+        assert set(result["breakdown"]) == expected, name
+        # the API call is part of the measured latency, the rest comes after it returned
+        api = result["breakdown"]["api_call"]
+        after = result["breakdown"]["api_return_to_arrival"]
+        assert api["mean_ms"] + after["mean_ms"] == pytest.approx(latency["mean_ms"], abs=0.05)
+    assert results["variants"]["inline"]["ratio"] == {"p50": 1.0, "p99": 1.0}
+    assert results["variants"]["orm-notify"]["cluster"]["workers"] == 2
     assert results["receiver"] == {"duplicates": 0, "unmatched": 0}
-    made = bench_webhooks.WARMUP + 5
+    made = 3 * (bench_webhooks.WARMUP + 5)
     cleanup = results["cleanup"]
     for rows in ("incidents", "runs"):
         assert cleanup[rows] == made, rows
@@ -151,7 +158,7 @@ def test_bench_webhooks_deletes_what_it_created_when_the_run_fails(
     monkeypatch.setattr(bench_webhooks, "purge_bench_rows", recorded_purge)
 
     with pytest.raises(CommandError, match="qcluster exited"):
-        call_command("bench_webhooks", n=5, timeout=5, stdout=io.StringIO())
+        call_command("bench_webhooks", n=5, timeout=5, variants="orm-poll", stdout=io.StringIO())
 
     # the first warm-up incident went through the API before the wait failed; then all of it
     # was deleted (the first purge is the one for leftovers of earlier runs)
