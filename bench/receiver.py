@@ -9,7 +9,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from django.core.management.base import CommandError
 
@@ -22,25 +22,24 @@ class Arrival:
     wall: float  # time.time() at the same moment
 
 
-class Receiver:
-    """A local HTTP endpoint that notes when each POST arrived, by the incident in its body."""
+class LocalReceiver:
+    """A threaded HTTP server on a free loopback port, for the length of a ``with`` block:
+    ``url`` is its ``/hook``; subclasses answer with ``_handler_class()``."""
+
+    thread_name = "bench-receiver"
 
     def __init__(self) -> None:
-        self.arrivals: dict[str, Arrival] = {}
-        self.duplicates = 0
-        self.unmatched = 0
-        self._arrived = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="bench-webhooks-receiver", daemon=True
+            target=self._server.serve_forever, name=self.thread_name, daemon=True
         )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
 
-    def __enter__(self) -> Receiver:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -53,6 +52,22 @@ class Receiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class Receiver(LocalReceiver):
+    """A local HTTP endpoint that notes when each POST arrived, by the incident in its body."""
+
+    thread_name = "bench-webhooks-receiver"
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, Arrival] = {}
+        self.duplicates = 0
+        self.unmatched = 0
+        self._arrived = threading.Condition()
+        super().__init__()
 
     def record(self, body: bytes, arrival: Arrival) -> None:
         try:

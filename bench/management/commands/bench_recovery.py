@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from bench import report
 from bench.cluster import START_TIMEOUT, Cluster, cluster_facts, wait_until
 from bench.facts import database_facts, machine_facts
 from bench.queue import delete_task_results, jobs, last_queued_task_id, purge_queued_tasks
+from bench.receiver import LocalReceiver
 from bench.stats import from_seconds, latency_summary
 from checkstack.automation.conf import app_settings
 from checkstack.automation.tasks import WEBHOOK_TASK
@@ -57,34 +58,22 @@ class Arrival:
     client_port: int
 
 
-class HoldingReceiver:
+class HoldingReceiver(LocalReceiver):
     """Answers 200 at once, except the first POST of each id in ``hold``, which it holds until
     the receiver stops."""
+
+    thread_name = "bench-recovery-receiver"
 
     def __init__(self) -> None:
         self.arrivals: list[Arrival] = []
         self.hold: set[str] = set()
         self._arrived = threading.Condition()
         self._stopped = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="bench-recovery-receiver", daemon=True
-        )
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def __enter__(self) -> HoldingReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopped.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def __exit__(self, *exc: Any) -> None:
+        self._stopped.set()  # lets the held requests go, so the server can shut down
+        super().__exit__(*exc)
 
     def record(self, message_id: str, client_port: int) -> bool:
         """Note the arrival; whether to hold the request."""
