@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import random
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,13 +25,15 @@ from rest_framework.authtoken.models import Token
 from catalog.entity import SYSTEM_KIND
 from catalog.models import System
 from checkstack.entities.models import Change, EntitySequence, Transition
+from checkstack.entities.outbox import DELIVER_TASK, DISPATCH_TASK
 from incidents.entity import KIND as INCIDENT_KIND
 from incidents.entity import UPDATE_KIND
 from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
 
+from . import pg_bulk
 from .batches import chunks
 from .change_log import BATCH, Entities, delete_change_log, outbox_jobs, write_create_log
-from .queue import purge_queued_tasks
+from .queue import jobs, purge_queued_tasks
 
 SETUP_ACTOR = {"type": "system", "id": "bench-api", "name": "bench_api (setup)"}
 SYSTEM_PREFIX = "bench-api-"
@@ -39,6 +42,10 @@ SEVERITIES = ("minor", "major", "critical")
 SEVERITY_WEIGHTS = (3, 5, 2)
 VISIBILITIES = ("public", "logged_in", "internal")
 MANAGE_PERMISSIONS = (("incidents", "manage_incident"), ("catalog", "manage_catalog"))
+DESCRIPTION = "Seeded by manage.py bench_api."
+SYMPTOMS = ("elevated error rate", "high latency", "timeouts", "partial outage", "degraded")
+COMPONENTS = 100  # svc-00 ... svc-99 in the titles: each name matches about 1 %
+RARE_NUMBER = 777  # the incident whose number the rare search term is
 
 
 @dataclasses.dataclass
@@ -91,6 +98,59 @@ def seed_systems(data: BenchData, count: int, now: dt.datetime) -> None:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class SeedIncident:
+    """One seeded incident: its row, its systems, and the state its create change logged."""
+
+    id: str
+    title: str
+    status: str
+    severity: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    resolved_at: dt.datetime | None
+    system_ids: list[str]
+
+    def state(self) -> dict[str, Any]:
+        return {"status": self.status, "severity": self.severity, "systemIds": self.system_ids}
+
+
+def search_terms(size: int) -> dict[str, str]:
+    """Title fragments for ``search``: one matching one incident (its number), one matching
+    about 1 % (a component, ``svc-00`` ... ``svc-99``, drawn uniformly)."""
+    return {"rare": f"{min(size - 1, RARE_NUMBER):07d}", "one_percent": "svc-42"}
+
+
+def seed_rows(
+    rng: random.Random,
+    system_ids: list[str],
+    *,
+    first: int,
+    count: int,
+    systems_per_incident: int,
+    resolved_share: float,
+    now: dt.datetime,
+) -> Iterator[SeedIncident]:
+    """``count`` incidents numbered from ``first`` (the number is in the title)."""
+    for n in range(first, first + count):
+        created_at = now - dt.timedelta(seconds=rng.randint(3600, 90 * 86400))
+        updated_at = min(now, created_at + dt.timedelta(seconds=rng.randint(0, 2 * 86400)))
+        resolved = rng.random() < resolved_share
+        yield SeedIncident(
+            id=str(uuid.uuid4()),
+            title=(
+                f"Bench incident {n:07d}: {rng.choice(SYMPTOMS)} on "
+                f"svc-{rng.randrange(COMPONENTS):02d}"
+            ),
+            status="resolved" if resolved else rng.choice(OPEN_STATUSES),
+            severity=rng.choices(SEVERITIES, SEVERITY_WEIGHTS)[0],
+            created_at=created_at,
+            updated_at=updated_at,
+            resolved_at=updated_at if resolved else None,
+            system_ids=sorted(rng.sample(system_ids, systems_per_incident)),
+        )
+
+
 def seed_incidents(
     data: BenchData,
     rng: random.Random,
@@ -99,32 +159,44 @@ def seed_incidents(
     systems_per_incident: int,
     resolved_share: float,
     now: dt.datetime,
+    copy: bool = False,
 ) -> None:
+    """Insert ``count`` more incidents with their links and create log: ``bulk_create``, or
+    with ``copy`` (PostgreSQL) one ``COPY`` per table (``bench.pg_bulk``)."""
     incidents: list[Incident] = []
     links: list[IncidentSystem] = []
     states: dict[str, dict[str, Any]] = {}
     created: dict[str, dt.datetime] = {}
-    for n in range(count):
-        created_at = now - dt.timedelta(seconds=rng.randint(3600, 90 * 86400))
-        updated_at = min(now, created_at + dt.timedelta(seconds=rng.randint(0, 2 * 86400)))
-        resolved = rng.random() < resolved_share
-        status = "resolved" if resolved else rng.choice(OPEN_STATUSES)
-        severity = rng.choices(SEVERITIES, SEVERITY_WEIGHTS)[0]
-        system_ids = sorted(rng.sample(data.system_ids, systems_per_incident))
-        incident = Incident(
-            id=str(uuid.uuid4()),
-            title=f"Bench incident {n:05d}: elevated error rate on {system_ids[0]}",
-            description="Seeded by manage.py bench_api.",
-            status=status,
-            severity=severity,
-            created_at=created_at,
-            updated_at=updated_at,
-            resolved_at=updated_at if resolved else None,
+    rows = seed_rows(
+        rng,
+        data.system_ids,
+        first=len(data.incident_ids),
+        count=count,
+        systems_per_incident=systems_per_incident,
+        resolved_share=resolved_share,
+        now=now,
+    )
+    if copy:
+        batch = list(rows)
+        pg_bulk.copy_incidents(batch, description=DESCRIPTION, actor=SETUP_ACTOR)
+        data.incident_ids.update(row.id for row in batch)
+        return
+    for row in rows:
+        incidents.append(
+            Incident(
+                id=row.id,
+                title=row.title,
+                description=DESCRIPTION,
+                status=row.status,
+                severity=row.severity,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                resolved_at=row.resolved_at,
+            )
         )
-        incidents.append(incident)
-        links += [IncidentSystem(incident_id=incident.pk, system_id=s) for s in system_ids]
-        states[incident.pk] = {"status": status, "severity": severity, "systemIds": system_ids}
-        created[incident.pk] = created_at
+        links += [IncidentSystem(incident_id=row.id, system_id=s) for s in row.system_ids]
+        states[row.id] = row.state()
+        created[row.id] = row.created_at
     Incident.objects.bulk_create(incidents, batch_size=BATCH)
     data.incident_ids.update(states)
     IncidentSystem.objects.bulk_create(links, batch_size=BATCH)
@@ -196,7 +268,21 @@ def analyze() -> None:
 
 
 def purge(data: BenchData) -> dict[str, int]:
-    """Delete every row the run created; returns how many of each."""
+    """Delete every row the run created; returns how many of each. PostgreSQL: set-based
+    (``bench.pg_bulk.purge_run``); elsewhere in chunks of ids."""
+    if connection.vendor == "postgresql":
+        purged = pg_bulk.purge_run(data.incident_ids, data.system_ids)
+        counts = {
+            "queued_tasks": purge_queued_tasks(
+                jobs(DISPATCH_TASK, purged.trigger_event_ids)
+                | jobs(DELIVER_TASK, purged.delivery_ids),
+                data.queued_after,
+            ),
+            **purged.counts,
+        }
+        counts["systems"] = delete_systems(data)
+        counts["users"] = delete_user(data)
+        return counts
     entities = data.entities()
     counts = {"queued_tasks": purge_queued_tasks(outbox_jobs(entities), data.queued_after)}
     counts.update(delete_change_log(entities))
@@ -204,12 +290,20 @@ def purge(data: BenchData) -> dict[str, int]:
         Incident.objects.filter(pk__in=part).delete()[1].get("incidents.Incident", 0)
         for part in chunks(data.incident_ids)
     )
-    counts["systems"] = sum(
+    counts["systems"] = delete_systems(data)
+    counts["users"] = delete_user(data)
+    return counts
+
+
+def delete_systems(data: BenchData) -> int:
+    return sum(
         System.objects.filter(pk__in=part).delete()[1].get("catalog.System", 0)
         for part in chunks(data.system_ids)
     )
-    counts["users"] = 0
-    if data.user_pk is not None:
-        deleted = get_user_model().objects.filter(pk=data.user_pk).delete()[1]
-        counts["users"] = sum(n for label, n in deleted.items() if label.endswith(".User"))
-    return counts
+
+
+def delete_user(data: BenchData) -> int:
+    if data.user_pk is None:
+        return 0
+    deleted = get_user_model().objects.filter(pk=data.user_pk).delete()[1]
+    return sum(n for label, n in deleted.items() if label.endswith(".User"))

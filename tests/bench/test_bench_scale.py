@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from catalog import services as catalog_services
 from checkstack.entities.models import Change
@@ -16,7 +17,16 @@ from incidents import services
 from incidents.models import Incident
 from tests.bench.rows import row_counts
 
-READS = ("list", "list_include_resolved", "list_system", "detail")
+READS = (
+    "cursor",
+    "cursor_system",
+    "cursor_status",
+    "cursor_severity",
+    "cursor_search_rare",
+    "cursor_search_1pct",
+    "page_count",
+    "detail",
+)
 
 
 def run_bench(**options: Any) -> dict[str, Any]:
@@ -26,9 +36,10 @@ def run_bench(**options: Any) -> dict[str, Any]:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("seeding", ["copy", "orm"])
 @pytest.mark.django_db(transaction=True)
 def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behind(
-    settings: Any,
+    settings: Any, seeding: str
 ) -> None:
     settings.CHECKSTACK_ENQUEUE = True  # the tasks queued by the workers must be removed too
     catalog_services.create_system(id="db", name="Database")
@@ -46,8 +57,11 @@ def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behi
         resolved_share=0.0,
         profile_requests=2,
         profile_seconds=0.2,
+        seeding=seeding,
+        write_incidents=30,
     )
 
+    assert results["seeding"] == seeding
     assert [size["incidents"] for size in results["sizes"]] == [20, 50]
     for size in results["sizes"]:
         for name in READS:
@@ -58,6 +72,11 @@ def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behi
     small, large = results["sizes"]
     for name in READS:  # the query count does not grow with the rows
         assert small[name]["queries"] == large[name]["queries"]
+        assert results["ratios"][name]["from"] == 20 and results["ratios"][name]["to"] == 50
+        ratio = large[name]["p50_ms"] / small[name]["p50_ms"]
+        assert results["ratios"][name]["ratio"] == round(ratio, 2)
+    assert large["search_terms"] == {"rare": "0000049", "one_percent": "svc-42"}
+    assert large["search_matches"]["rare"] == 1
 
     assert [phase["workers"] for phase in results["mutations"]] == [1, 2]
     for phase in results["mutations"]:
@@ -68,16 +87,23 @@ def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behi
         assert phase["mutations_per_s"] == round(phase["writes"] / 1.0, 1)
         assert phase["changes_written"] == phase["writes"]
         assert phase["changes_match_writes"] is True
+        assert phase["waits"]["samples"] > 0
+        assert sum(phase["waits"]["backend_states"].values()) == pytest.approx(1.0, abs=0.01)
 
     for key in ("profile_list", "profile_mutations"):
         assert sum(results[key]["layers"].values()) == pytest.approx(1.0, abs=0.01)
         assert results[key]["top"]
     assert results["profile_mutations"]["writes"] > 0
     assert results["profile_list"]["layers"]["sql"] > 0
-    assert {"list#1", "list_include_resolved#1", "list_system#1"} <= set(results["explain"])
-    assert any("Execution Time" in line for line in results["explain"]["list#1"])
+    explained = {name.split("#")[0] for name in results["explain"]}
+    assert explained == set(READS) - {"detail"}
+    assert all(any("Execution Time" in line for line in p) for p in results["explain"].values())
+    assert not any(
+        "axes_" in plan[0] or "authtoken" in plan[0] for plan in results["explain"].values()
+    )
 
     assert results["cleanup"]["incidents"] == 50
+    assert results["cleanup"]["changes"] >= 50 + 5  # the create log of incidents and systems
     assert results["cleanup"]["systems"] == 5
     assert results["cleanup"]["users"] == 1
     assert results["cleanup"]["queued_tasks"] > 0
@@ -94,6 +120,7 @@ def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behi
         {"workers": "1,x"},
         {"duration": 0},
         {"systems": 1, "systems_per_incident": 2},
+        {"write_incidents": 0},
     ],
 )
 @pytest.mark.django_db(transaction=True)
@@ -102,5 +129,19 @@ def test_bench_scale_rejects_bad_options_before_writing_anything(options: dict[s
 
     with pytest.raises(CommandError):
         call_command("bench_scale", stdout=io.StringIO(), **options)
+
+    assert row_counts() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_scale_refuses_copy_seeding_off_postgresql_before_writing_anything(
+    settings: Any,
+) -> None:
+    if connection.vendor == "postgresql":
+        pytest.skip("COPY seeding is the PostgreSQL default")
+    before = row_counts()
+
+    with pytest.raises(CommandError, match="needs PostgreSQL"):
+        call_command("bench_scale", stdout=io.StringIO(), seeding="copy")
 
     assert row_counts() == before

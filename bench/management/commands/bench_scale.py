@@ -1,29 +1,32 @@
 """``manage.py bench_scale``: incident API reads as the table grows, and writes per second.
 
-Uses ``bench_api``'s benchmark setup and cleanup (``bench.incident_data``: bulk-inserted
-incidents x systems with the change log a service create would have written) and its request
-helpers (``bench.api_requests``).
+Uses ``bench_api``'s benchmark setup and cleanup (``bench.incident_data``: incidents x systems
+with the change log a service create would have written; on PostgreSQL streamed with ``COPY``
+by ``bench.pg_bulk``) and its request helpers (``bench.api_requests``).
 
-1. **Reads by size.** For each of ``--sizes`` (default 1,000, 10,000, 100,000) the incidents are
-   seeded *incrementally* up to that size (1k; +9k; +90k), the planner statistics refreshed, and
-   measured through the Django test client (manager token), interleaved: ``GET
-   /api/incidents/?page_size=50``, the same with ``&include_resolved=true``, with
-   ``&system=<id>``, and an incident detail: p50/p99 and SQL queries per request, plus the share
-   of the request spent executing SQL (an ``execute_wrapper`` timer, no profiler).
+1. **Reads by size.** For each of ``--sizes`` (default 1,000, 100,000, 1,000,000) the incidents
+   are seeded *incrementally* up to that size, the planner statistics refreshed (``VACUUM
+   (ANALYZE)`` after ``COPY``), and measured through the Django test client (manager token),
+   interleaved: the list in cursor mode (``&cursor=``) unfiltered and filtered by ``system``,
+   ``status``, ``severity`` and ``search`` (a term matching one incident, one matching about
+   1 %), the page-number list (with its ``COUNT(*)``) and an incident detail: p50/p99 and SQL
+   queries per request, the share of the request spent executing SQL (an ``execute_wrapper``
+   timer, no profiler), and p50(largest) / p50(smallest) against issue 18's 1.5x.
 2. **Writes.** At the largest size, ``--workers`` (default 1, 2, 4) forked worker *processes*
    (forked after ``connections.close_all()``) each perform incident writes through the services
-   for ``--duration`` seconds on their own share of the incidents: ``add_update`` with a status
-   change and ``update_incident`` severity flips, alternately, each to a value different from the
-   incident's current one, so every successful write changes the entity's state. mutations/s =
-   successful writes / duration; the ``Change`` rows written by the phase are counted and must
-   equal the successful writes.
+   for ``--duration`` seconds on their own share of ``--write-incidents`` random incidents:
+   ``add_update`` with a status change and ``update_incident`` severity flips, alternately, each
+   to a value different from the incident's current one, so every successful write changes the
+   entity's state. mutations/s = successful writes / duration; the ``Change`` rows written by the
+   phase are counted and must equal the successful writes. Meanwhile (PostgreSQL) the workers'
+   backend states and wait events and any ungranted lock are sampled (a lock convoy would show).
 3. **Where time goes.** cProfile of ``--profile-requests`` list requests at the largest size and
    of a ``--profile-seconds`` in-process mutation loop, self time grouped by layer (SQL driver,
    ORM, serialization, entity framework, ...), and (PostgreSQL) ``EXPLAIN (ANALYZE, BUFFERS)`` of
    every query of the list requests.
 
 Everything the run created is removed at the end, also after an error
-(``bench.incident_data.purge``). Run it on a database of its own, e.g.
+(``bench.incident_data.purge``; set-based on PostgreSQL). Run it on a database of its own, e.g.
 ``DATABASE_URL=postgres://.../benchscale``, with ``--settings=bench.settings``.
 """
 
@@ -60,10 +63,12 @@ from bench.incident_data import (
     analyze,
     create_manager,
     purge,
+    search_terms,
     seed_incidents,
     seed_systems,
     seed_timelines,
 )
+from bench.pg_bulk import vacuum_analyze
 from bench.queue import last_queued_task_id
 from bench.stats import latency_summary, rate, timed
 from checkstack.entities.conf import app_settings
@@ -73,10 +78,32 @@ from incidents.entity import KIND as INCIDENT_KIND
 from incidents.models import Incident
 
 STATUSES = ("investigating", "identified", "fixing", "monitoring", "resolved")
-SEED_CHUNK = 10_000  # incidents per bulk seeding call (bounded memory)
+SEED_CHUNK = 10_000  # incidents per bulk_create seeding call (bounded memory)
+COPY_CHUNK = 50_000  # incidents per COPY transaction
+STATUS_FILTER = "identified"  # an open status: about 20 % of the incidents
+SEVERITY_FILTER = "critical"  # about 20 %
+TARGET_RATIO = 1.5  # issue 18: p50 at the largest size <= 1.5 x p50 at the smallest
+WAIT_SAMPLE_S = 0.05  # pg_stat_activity sampling interval during the write phases
+VACUUMED = (
+    "incidents_incident",
+    "incidents_incidentsystem",
+    "entities_change",
+    "entities_transition",
+    "entities_entitysequence",
+)
 STDLIB = sysconfig.get_paths()["stdlib"]
 PLAN_LINE = 240  # characters kept of each plan line (the prefetch's IN list is long)
-READS = ("list", "list_include_resolved", "list_system", "detail")
+# name -> what the report calls it; all but page_count and detail in cursor mode (no count)
+READS = {
+    "cursor": "cursor, unfiltered",
+    "cursor_system": "cursor, system=<id>",
+    "cursor_status": f"cursor, status={STATUS_FILTER}",
+    "cursor_severity": f"cursor, severity={SEVERITY_FILTER}",
+    "cursor_search_rare": "cursor, search=<1 incident>",
+    "cursor_search_1pct": "cursor, search=<~1 %>",
+    "page_count": "page numbers (COUNT(*))",
+    "detail": "detail",
+}
 LAYERS = (
     ("sql", ("psycopg", "django/db/backends", "sqlite3")),
     ("orm", ("django/db/",)),
@@ -100,7 +127,7 @@ LAYERS = (
 
 @dataclasses.dataclass(frozen=True)
 class ScaleParams:
-    sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
+    sizes: tuple[int, ...] = (1_000, 100_000, 1_000_000)
     workers: tuple[int, ...] = (1, 2, 4)
     duration: float = 10.0
     systems: int = 200
@@ -112,6 +139,8 @@ class ScaleParams:
     profile_requests: int = 50
     profile_seconds: float = 3.0
     seed: int = 1
+    seeding: str = "auto"  # auto (COPY on PostgreSQL), copy, orm (bulk_create)
+    write_incidents: int = 50_000  # the writers' incidents: a random sample of the table
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -133,13 +162,30 @@ def sql_timer() -> Iterator[list[int]]:
         yield spent
 
 
-def read_requests(client: APIClient, data: BenchData) -> dict[str, Callable[[], Any]]:
-    system_id = data.system_ids[0]
-    paths = {
-        "list": LIST_PATH,
-        "list_include_resolved": f"{LIST_PATH}&include_resolved=true",
-        "list_system": f"{LIST_PATH}&system={system_id}",
+def list_paths(data: BenchData) -> dict[str, str]:
+    terms = search_terms(len(data.incident_ids))
+    cursor = f"{LIST_PATH}&cursor="
+    return {
+        "cursor": cursor,
+        "cursor_system": f"{cursor}&system={data.system_ids[0]}",
+        "cursor_status": f"{cursor}&status={STATUS_FILTER}",
+        "cursor_severity": f"{cursor}&severity={SEVERITY_FILTER}",
+        "cursor_search_rare": f"{cursor}&search={terms['rare']}",
+        "cursor_search_1pct": f"{cursor}&search={terms['one_percent']}",
+        "page_count": LIST_PATH,
     }
+
+
+def search_matches(data: BenchData) -> dict[str, int]:
+    """How many of all the incidents each search term matches (the list shows the open ones)."""
+    terms = search_terms(len(data.incident_ids))
+    return {
+        name: Incident.objects.filter(title__icontains=term).count() for name, term in terms.items()
+    }
+
+
+def read_requests(client: APIClient, data: BenchData) -> dict[str, Callable[[], Any]]:
+    paths = list_paths(data)
 
     def get(path: str, name: str) -> Callable[[], Any]:
         return lambda: expect(client.get(path), 200, f"GET {name}")
@@ -187,21 +233,37 @@ def measure_reads(
     return results
 
 
-def seed_up_to(data: BenchData, rng: random.Random, params: ScaleParams, size: int) -> float:
-    """Bulk-insert incidents until the run holds ``size`` of them; seconds it took."""
+def uses_copy(params: ScaleParams) -> bool:
+    if params.seeding == "copy" and connection.vendor != "postgresql":
+        raise CommandError("--seeding copy needs PostgreSQL")
+    return params.seeding == "copy" or (
+        params.seeding == "auto" and connection.vendor == "postgresql"
+    )
+
+
+def seed_up_to(
+    data: BenchData, rng: random.Random, params: ScaleParams, size: int
+) -> dict[str, float]:
+    """Insert incidents until the run holds ``size`` of them, then fresh statistics (COPY:
+    ``VACUUM (ANALYZE)``); seconds each took."""
+    copy = uses_copy(params)
     t0 = time.perf_counter()
     now = timezone.now()
     while len(data.incident_ids) < size:
         seed_incidents(
             data,
             rng,
-            count=min(SEED_CHUNK, size - len(data.incident_ids)),
+            count=min(COPY_CHUNK if copy else SEED_CHUNK, size - len(data.incident_ids)),
             systems_per_incident=params.systems_per_incident,
             resolved_share=params.resolved_share,
             now=now,
+            copy=copy,
         )
+    t1 = time.perf_counter()
+    if copy:
+        vacuum_analyze(VACUUMED)
     analyze()
-    return round(time.perf_counter() - t0, 2)
+    return {"insert": round(t1 - t0, 2), "analyze": round(time.perf_counter() - t1, 2)}
 
 
 # -- writes -----------------------------------------------------------------------------------
@@ -291,11 +353,59 @@ def run_worker(read_fd: int, write_fd: int, work: Callable[[], dict[str, Any]]) 
         os._exit(status)
 
 
+WAITS_SQL = """
+    SELECT a.state || coalesce(' ' || a.wait_event_type || ':' || a.wait_event, ' (on CPU)')
+    FROM pg_stat_activity a
+    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+      AND a.backend_type = 'client backend'
+"""
+LOCK_WAITS_SQL = """
+    SELECT l.locktype || ' ' || l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE NOT l.granted AND a.datname = current_database()
+"""
+
+
+def sample_waits(until: float) -> dict[str, Any]:
+    """What the database's other client backends wait on, sampled every ``WAIT_SAMPLE_S``
+    until ``until`` (monotonic), and the ungranted locks seen (PostgreSQL; {} elsewhere)."""
+    if connection.vendor != "postgresql":
+        while time.monotonic() < until:
+            time.sleep(WAIT_SAMPLE_S)
+        return {}
+    waits: dict[str, int] = {}
+    locks: dict[str, int] = {}
+    samples = 0
+    with connection.cursor() as cursor:
+        while time.monotonic() < until:
+            cursor.execute(WAITS_SQL)
+            for (label,) in cursor.fetchall():
+                waits[label] = waits.get(label, 0) + 1
+            cursor.execute(LOCK_WAITS_SQL)
+            for (label,) in cursor.fetchall():
+                locks[label] = locks.get(label, 0) + 1
+            samples += 1
+            time.sleep(WAIT_SAMPLE_S)
+    connections.close_all()
+    total = sum(waits.values()) or 1
+    return {
+        "samples": samples,
+        "backend_states": {
+            k: round(v / total, 3) for k, v in sorted(waits.items(), key=lambda kv: -kv[1])
+        },
+        "ungranted_locks": dict(sorted(locks.items(), key=lambda kv: -kv[1])),
+    }
+
+
+def write_sample(data: BenchData, params: ScaleParams, rng: random.Random) -> list[str]:
+    """The incidents the writers work on: a random sample of the whole table."""
+    ids = sorted(data.incident_ids)
+    return rng.sample(ids, min(len(ids), params.write_incidents))
+
+
 def mutation_phase(
     data: BenchData, params: ScaleParams, workers: int, rng: random.Random
 ) -> dict[str, Any]:
-    ids = sorted(data.incident_ids)
-    rng.shuffle(ids)
+    ids = write_sample(data, params, rng)
     shares = [ids[k::workers] for k in range(workers)]
     states = current_states(ids)
     actor = bench_actor(f"{uuid.uuid4().hex[:8]}-w{workers}")
@@ -317,6 +427,8 @@ def mutation_phase(
             run_worker(read_fd, write_fd, work)
         os.close(write_fd)
         children.append((pid, read_fd))
+    load_before = os.getloadavg()[0]
+    waits = sample_waits(start_at + params.duration - 0.2)
     per_worker: list[dict[str, Any]] = []
     for pid, read_fd in children:
         with os.fdopen(read_fd) as pipe:
@@ -335,6 +447,8 @@ def mutation_phase(
         "mutations_per_s": rate(writes, params.duration),
         "changes_written": changes,
         "changes_match_writes": changes == writes,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "waits": waits,
         "per_worker": per_worker,
     }
 
@@ -399,7 +513,7 @@ def top_functions(profile: cProfile.Profile, limit: int = 12) -> list[str]:
 
 
 def profile_list(client: APIClient, data: BenchData, requests: int) -> dict[str, Any]:
-    call = read_requests(client, data)["list"]
+    call = read_requests(client, data)["cursor"]
     call()
     profile = cProfile.Profile()
     profile.enable()
@@ -410,8 +524,7 @@ def profile_list(client: APIClient, data: BenchData, requests: int) -> dict[str,
 
 
 def profile_mutations(data: BenchData, params: ScaleParams, rng: random.Random) -> dict[str, Any]:
-    ids = sorted(data.incident_ids)
-    states = current_states(rng.sample(ids, min(len(ids), 5000)))
+    states = current_states(write_sample(data, params, rng)[:5000])
     actor = bench_actor(f"{uuid.uuid4().hex[:8]}-profile")
     profile = cProfile.Profile()
     profile.enable()
@@ -439,7 +552,7 @@ def explain_list(client: APIClient, data: BenchData) -> dict[str, list[str]]:
             call()
         selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
         for n, sql in enumerate(selects):
-            if "authtoken_token" in sql:
+            if any(table in sql for table in ("authtoken_token", "auth_user", "axes_")):
                 continue
             with connection.cursor() as cursor:
                 cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
@@ -453,10 +566,12 @@ def explain_list(client: APIClient, data: BenchData) -> dict[str, list[str]]:
 # -- run --------------------------------------------------------------------------------------
 
 
-def run_scale(params: ScaleParams) -> dict[str, Any]:
+def run_scale(params: ScaleParams, progress: Callable[[str], Any] = print) -> dict[str, Any]:
+    """The benchmark; ``progress`` gets a line per finished step (the report comes at the end)."""
     rng = random.Random(params.seed)
     data = BenchData(queued_after=last_queued_task_id())
     results: dict[str, Any] = {"sizes": [], "mutations": []}
+    results["seeding"] = "copy" if uses_copy(params) else "orm"
     try:
         seed_systems(data, params.systems, timezone.now())
         token, user = create_manager(data)
@@ -467,24 +582,72 @@ def run_scale(params: ScaleParams) -> dict[str, Any]:
                 seed_timelines(data, user, incidents=params.detail_incidents, updates=6, links=3)
                 if not data.detail_ids:
                     raise CommandError("no open incident for the detail: lower --resolved-share")
+            load_before = os.getloadavg()[0]
             reads = measure_reads(client, data, iterations=params.iterations, warmup=params.warmup)
-            results["sizes"].append(
-                {"incidents": len(data.incident_ids), "seed_seconds": seed_seconds, **reads}
+            progress(
+                f"{len(data.incident_ids)} incidents (seeded in {seed_seconds}): p50 ms "
+                + ", ".join(f"{name} {row['p50_ms']:.1f}" for name, row in reads.items())
             )
+            results["sizes"].append(
+                {
+                    "incidents": len(data.incident_ids),
+                    "seed_seconds": seed_seconds,
+                    "search_terms": search_terms(len(data.incident_ids)),
+                    "search_matches": search_matches(data),
+                    "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                    **reads,
+                }
+            )
+        results["ratios"] = ratios(results["sizes"])
+        results["relation_sizes"] = relation_sizes()
         results["explain"] = explain_list(client, data)
         results["profile_list"] = profile_list(client, data, params.profile_requests)
         for workers in params.workers:
             results["mutations"].append(mutation_phase(data, params, workers, rng))
+            progress(f"{workers} writers: {results['mutations'][-1]['mutations_per_s']}/s")
         results["profile_mutations"] = profile_mutations(data, params, rng)
     finally:
         connections.close_all()
+        progress("cleanup")
         cleanup_ns, removed = timed(lambda: purge(data))
     results["cleanup"] = {"seconds": round(cleanup_ns / 1e9, 2), **removed}
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["database"] = database_facts()
     results["machine"] = machine_facts()
     results["enqueue"] = app_settings.ENQUEUE
     results["parameters"] = dataclasses.asdict(params)
     return results
+
+
+def relation_sizes() -> dict[str, dict[str, int]]:
+    """Table and index MB of the big tables (PostgreSQL), against ``shared_buffers``."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_table_size(c.oid) / 1048576, pg_indexes_size(c.oid) / 1048576 "
+            "FROM pg_class c WHERE c.relname = ANY(%s) ORDER BY c.relname",
+            [list(VACUUMED)],
+        )
+        return {name: {"table_mb": t, "indexes_mb": i} for name, t, i in cursor.fetchall()}
+
+
+def ratios(sizes: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50 at the largest size over p50 at the smallest, per read, against ``TARGET_RATIO``."""
+    if len(sizes) < 2:
+        return {}
+    small, large = sizes[0], sizes[-1]
+    out: dict[str, Any] = {}
+    for name in READS:
+        ratio = large[name]["p50_ms"] / small[name]["p50_ms"] if small[name]["p50_ms"] else 0.0
+        out[name] = {
+            "from": small["incidents"],
+            "to": large["incidents"],
+            "ratio": round(ratio, 2),
+            "target": TARGET_RATIO,
+            "met": ratio <= TARGET_RATIO,
+        }
+    return out
 
 
 def report_of(results: dict[str, Any]) -> list[report.Block]:
@@ -500,11 +663,11 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
         ]
     )
     for size in results["sizes"]:
-        for name in READS:
+        for name, label in READS.items():
             row = size[name]
             reads.add(
                 size["incidents"],
-                name,
+                label,
                 row["p50_ms"],
                 row["p99_ms"],
                 row["queries"],
@@ -518,6 +681,9 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
             report.Column("mut/s", ".1f"),
             report.Column("changes"),
             report.Column("match", left=True),
+            report.Column("load", left=True),
+            report.Column("backends (share of samples)", left=True),
+            report.Column("lock waits", left=True),
         ]
     )
     for phase in results["mutations"]:
@@ -528,12 +694,56 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
             phase["mutations_per_s"],
             phase["changes_written"],
             str(phase["changes_match_writes"]),
+            " -> ".join(map(str, phase["load_average"])),
+            ", ".join(
+                f"{k} {100 * v:.0f}%"
+                for k, v in list(phase["waits"].get("backend_states", {}).items())[:4]
+            ),
+            ", ".join(f"{k}: {v}" for k, v in phase["waits"].get("ungranted_locks", {}).items())
+            or "none",
+        )
+    ratio_table = report.Table(
+        [
+            report.Column("request", left=True),
+            report.Column("from"),
+            report.Column("to"),
+            report.Column("p50 ratio", ".2f"),
+            report.Column("target", ".1f"),
+            report.Column("met", left=True),
+        ]
+    )
+    for name, row in results.get("ratios", {}).items():
+        ratio_table.add(
+            READS[name], row["from"], row["to"], row["ratio"], row["target"], str(row["met"])
+        )
+    sizes = report.Table(
+        [
+            report.Column("incidents"),
+            report.Column("insert s", ".2f"),
+            report.Column("vacuum/analyze s", ".2f"),
+            report.Column("search matches", left=True),
+            report.Column("load", left=True),
+        ]
+    )
+    for size in results["sizes"]:
+        sizes.add(
+            size["incidents"],
+            size["seed_seconds"]["insert"],
+            size["seed_seconds"]["analyze"],
+            ", ".join(
+                f"{size['search_terms'][k]!r}: {v}" for k, v in size["search_matches"].items()
+            ),
+            " -> ".join(map(str, size["load_average"])),
         )
     blocks: list[report.Block] = [
         f"bench_scale on {db['vendor']} {db['version']} ({db['name']}), {machine['cpus']} CPUs, "
-        f"load {machine['load_average']}",
+        f"load {machine['load_average']}, seeding {results['seeding']}",
+        "",
+        sizes,
         "",
         reads,
+        "",
+        ratio_table,
         "",
         writes,
     ]
@@ -546,10 +756,23 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
                 f"{key} (self time by layer): {shares}",
                 report.Preformatted(profile["top"]),
             ]
+    if results.get("relation_sizes"):
+        blocks += [
+            "",
+            "MB at the largest size (table + indexes): "
+            + ", ".join(
+                f"{name} {v['table_mb']} + {v['indexes_mb']}"
+                for name, v in results["relation_sizes"].items()
+            ),
+        ]
     for name, plan in results.get("explain", {}).items():
         blocks += ["", f"EXPLAIN {name}:", report.Preformatted(plan)]
     removed = {k: v for k, v in results["cleanup"].items() if k != "seconds"}
-    return [*blocks, "", report.cleanup_line(removed)]
+    return [
+        *blocks,
+        "",
+        report.cleanup_line(removed, extra=f" in {results['cleanup']['seconds']} s"),
+    ]
 
 
 def int_list(value: str) -> tuple[int, ...]:
@@ -585,6 +808,13 @@ class Command(BaseCommand):
         parser.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
         parser.add_argument("--profile-seconds", type=float, default=defaults.profile_seconds)
         parser.add_argument("--seed", type=int, default=defaults.seed)
+        parser.add_argument(
+            "--seeding",
+            choices=("auto", "copy", "orm"),
+            default=defaults.seeding,
+            help="auto: COPY on PostgreSQL, bulk_create elsewhere.",
+        )
+        parser.add_argument("--write-incidents", type=int, default=defaults.write_incidents)
         report.add_output_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -604,6 +834,8 @@ class Command(BaseCommand):
             profile_requests=options["profile_requests"],
             profile_seconds=options["profile_seconds"],
             seed=options["seed"],
+            seeding=options["seeding"],
+            write_incidents=options["write_incidents"],
         )
         if params.systems < params.systems_per_incident or params.systems_per_incident < 1:
             raise CommandError("--systems must be at least --systems-per-incident (>= 1)")
@@ -611,4 +843,7 @@ class Command(BaseCommand):
             raise CommandError("--iterations >= 1, --warmup >= 0 and --duration > 0")
         if params.profile_requests < 1 or params.profile_seconds <= 0:
             raise CommandError("--profile-requests >= 1 and --profile-seconds > 0")
-        report.write(self.stdout, run_scale(params), report_of, options)
+        if params.write_incidents < 1:
+            raise CommandError("--write-incidents >= 1")
+        uses_copy(params)  # --seeding copy on another database: refused before writing
+        report.write(self.stdout, run_scale(params, self.stderr.write), report_of, options)
