@@ -120,3 +120,28 @@ def test_a_search_can_use_the_trigram_index(systems: list[str]) -> None:
     explained = plan(sql, params, "indexscan")  # not the walk of incidents_updated_idx
 
     assert "incidents_title_trgm_idx" in explained
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({}, "incidents_active_idx"),
+        ({"severity": "critical"}, "incidents_active_idx"),
+        ({"status": "identified"}, "incidents_status_idx"),
+    ],
+)
+def test_list_pages_read_in_order_from_an_index_that_skips_resolved_incidents(
+    systems: list[str], filters: dict[str, str], index: str
+) -> None:
+    for n in range(30):
+        incident = services.create_incident(title=f"I{n}", system_ids=["db"])
+        if n % 10:
+            services.resolve_incident(incident.pk)  # most of a long-lived installation
+    queryset = services.list_incidents(**filters, visibilities=["public"])[:51]
+    sql, params = queryset.query.sql_with_params()
+
+    explained = plan(sql, params, "sort", "bitmapscan")
+
+    assert index in explained
+    assert "Sort" not in explained.replace("Sort Key", "")
