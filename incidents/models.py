@@ -67,6 +67,12 @@ class IncidentSystem(models.Model):
     # read that system's newest incidents straight from ``incidents_system_sort_idx`` instead
     # of walking every incident newest first and probing each for the system.
     incident_updated_at = models.DateTimeField(null=True, editable=False)
+    # Likewise whether the incident is active (not resolved), kept by the same triggers
+    # (migration 0006): the default list of a system reads only its active incidents.
+    # On SQLite a migration that rebuilds either table (adds or alters a column) must drop
+    # these triggers first and create them again after, as 0006 does;
+    # tests/incidents/test_list_at_scale.py checks that they exist after all migrations.
+    incident_active = models.BooleanField(default=True, editable=False)
 
     class Meta:
         constraints = [
@@ -76,7 +82,12 @@ class IncidentSystem(models.Model):
             models.Index(
                 fields=["system_id", "-incident_updated_at", "incident"],
                 name="incidents_system_sort_idx",
-            )
+            ),
+            models.Index(
+                fields=["system_id", "-incident_updated_at", "incident"],
+                condition=models.Q(incident_active=True),
+                name="incidents_system_active_idx",
+            ),
         ]
 
     def __str__(self) -> str:

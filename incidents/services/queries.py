@@ -72,7 +72,12 @@ def list_incidents(
     elif not include_resolved:
         incidents = incidents.exclude(status=Status.RESOLVED)
     if system_id:
-        incidents = incidents.filter(systems__system_id=system_id)
+        if status or include_resolved:
+            incidents = incidents.filter(systems__system_id=system_id)
+        else:  # the same join: the system's active links (``incidents_system_active_idx``)
+            incidents = incidents.filter(
+                systems__system_id=system_id, systems__incident_active=True
+            )
         if ordering.lstrip("-") == "updated_at":
             # The same order by the link row's copy of updated_at (migration 0003), which
             # ``incidents_system_sort_idx`` holds per system: a page reads only its rows.

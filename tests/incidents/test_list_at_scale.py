@@ -23,6 +23,14 @@ def sort_keys(incident_id: str) -> set[Any]:
     )
 
 
+def active_flags(incident_id: str) -> set[bool]:
+    return set(
+        IncidentSystem.objects.filter(incident_id=incident_id).values_list(
+            "incident_active", flat=True
+        )
+    )
+
+
 def test_new_links_carry_their_incidents_updated_at(systems: list[str]) -> None:
     incident = services.create_incident(title="Down", system_ids=["api", "db"])
 
@@ -49,6 +57,34 @@ def test_every_write_moves_the_links_sort_key_along(systems: list[str], write: A
     incident.refresh_from_db()
     assert sort_keys(incident.pk) == {incident.updated_at}
     assert incident.updated_at > timezone.now() - dt.timedelta(minutes=1)
+    assert active_flags(incident.pk) == {incident.status != "resolved"}
+
+
+def test_resolving_and_reopening_flip_the_links_active_flag(systems: list[str]) -> None:
+    incident = services.create_incident(title="Down", system_ids=["api", "db"])
+    assert active_flags(incident.pk) == {True}
+
+    services.resolve_incident(incident.pk)
+    assert active_flags(incident.pk) == {False}
+    services.update_incident(incident.pk, system_ids=["api", "db", "web"])
+    assert active_flags(incident.pk) == {False}  # a link added to a resolved incident
+
+    Incident.objects.filter(pk=incident.pk).update(status="identified")
+    assert active_flags(incident.pk) == {True}
+
+
+def test_the_system_filter_lists_active_incidents_by_default_and_all_when_asked(
+    systems: list[str],
+) -> None:
+    active = services.create_incident(title="Active", system_ids=["db"])
+    resolved = services.create_incident(title="Resolved", system_ids=["db"])
+    services.resolve_incident(resolved.pk)
+
+    assert [i.pk for i in services.list_incidents(system_id="db")] == [active.pk]
+    everything = services.list_incidents(system_id="db", include_resolved=True)
+    assert {i.pk for i in everything} == {active.pk, resolved.pk}
+    by_status = services.list_incidents(system_id="db", status="resolved")
+    assert [i.pk for i in by_status] == [resolved.pk]
 
 
 def test_a_bulk_update_outside_the_services_keeps_it_too(systems: list[str]) -> None:
@@ -101,7 +137,9 @@ def plan(sql: str, params: Any, *turned_off: str) -> str:
 def test_a_system_page_is_read_in_order_from_the_system_index(systems: list[str]) -> None:
     for n in range(20):
         services.create_incident(title=f"I{n}", system_ids=["db"] if n % 2 else ["api"])
-    queryset = services.list_incidents(system_id="db", visibilities=["public"])[:51]
+    queryset = services.list_incidents(
+        system_id="db", include_resolved=True, visibilities=["public"]
+    )[:51]
     sql, params = queryset.query.sql_with_params()
 
     explained = plan(sql, params, "sort")
@@ -129,6 +167,7 @@ def test_a_search_can_use_the_trigram_index(systems: list[str]) -> None:
         ({}, "incidents_active_idx"),
         ({"severity": "critical"}, "incidents_active_idx"),
         ({"status": "identified"}, "incidents_status_idx"),
+        ({"system_id": "db"}, "incidents_system_active_idx"),
     ],
 )
 def test_list_pages_read_in_order_from_an_index_that_skips_resolved_incidents(
@@ -145,3 +184,23 @@ def test_list_pages_read_in_order_from_an_index_that_skips_resolved_incidents(
 
     assert index in explained
     assert "Sort" not in explained.replace("Sort Key", "")
+
+
+def test_the_triggers_exist_after_all_migrations(db: None) -> None:
+    """A later migration that rebuilt a table on SQLite would drop them silently."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'incidents_system_sort_key%%'"
+            )
+            expected = {"incidents_system_sort_key_fill", "incidents_system_sort_key_sync"}
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND name LIKE 'incidents_system_sort_key%'"
+            )
+            expected = {
+                f"incidents_system_sort_key_{name}"
+                for name in ("fill_insert", "fill_update", "sync_insert", "sync_update")
+            }
+        assert {row[0] for row in cursor.fetchall()} == expected
