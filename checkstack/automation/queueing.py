@@ -27,6 +27,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils.module_loading import import_string
 from django_q.conf import Conf
 
+from checkstack.entities import context as entity_context
 from checkstack.entities import outbox
 from checkstack.entities.conf import app_settings as entity_settings
 
@@ -76,23 +77,26 @@ def enqueue_jobs(jobs: list[Job]) -> None:
 @contextlib.contextmanager
 def handing_off() -> Iterator[None]:
     """Collect the jobs the block creates (inside the dispatching transaction); after COMMIT,
-    ``hand_off`` them. Nothing is collected or handed off if the block raises."""
+    ``hand_off`` them. Nothing is collected or handed off if the block raises. Only a dispatch
+    in a worker's task (``checkstack.entities.context.worker_task``) executes a job itself."""
     jobs: list[Job] = []
+    in_task = entity_context.in_worker_task()
     token = _collected.set(jobs)
     try:
         yield
     finally:
         _collected.reset(token)
     if jobs:
-        transaction.on_commit(lambda: hand_off(jobs), robust=True)
+        transaction.on_commit(lambda: hand_off(jobs, in_worker_task=in_task), robust=True)
 
 
-def hand_off(jobs: list[Job]) -> None:
+def hand_off(jobs: list[Job], *, in_worker_task: bool = True) -> None:
     """After the dispatch's COMMIT: enqueue the jobs but the first one, then execute that one
-    here (``ONE_HOP``; otherwise, or in django-q2's sync mode, enqueue them all)."""
+    here (``ONE_HOP`` in a worker's task; otherwise, or in django-q2's sync mode, enqueue them
+    all: a web request or an inline sweep does not run automation work itself)."""
     if not entity_settings.ENQUEUE:
         return  # only the sweepers hand out work (tests, operators without workers)
-    if not app_settings.ONE_HOP or Conf.SYNC:
+    if not app_settings.ONE_HOP or Conf.SYNC or not in_worker_task:
         enqueue_jobs(jobs)
         return
     first, rest = jobs[0], jobs[1:]

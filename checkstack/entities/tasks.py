@@ -7,7 +7,7 @@ import time
 
 from django.core.cache import cache
 
-from . import delivery
+from . import context, delivery
 from .conf import app_settings
 
 logger = logging.getLogger("checkstack.entities")
@@ -18,8 +18,9 @@ WORKER_HEARTBEAT_KEY = "checkstack:worker-heartbeat"
 
 
 def deliver(delivery_id: int) -> str:
-    outcome = delivery.deliver(int(delivery_id))
-    delivery.drain(seconds=app_settings.DRAIN_SECONDS)
+    with context.worker_task():
+        outcome = delivery.deliver(int(delivery_id))
+        delivery.drain(seconds=app_settings.DRAIN_SECONDS)
     return str(outcome)
 
 
@@ -27,8 +28,9 @@ def dispatch_trigger_event(event_id: str) -> bool:
     # This event first: the automations and webhooks it starts (the first of them executed in
     # this task) are what a write's latency is measured to; then other due rows. The same
     # commit's deliveries have tasks of their own, run by other workers meanwhile.
-    dispatched = delivery.dispatch_trigger_event(event_id)
-    delivery.drain(seconds=app_settings.DRAIN_SECONDS)
+    with context.worker_task():
+        dispatched = delivery.dispatch_trigger_event(event_id)
+        delivery.drain(seconds=app_settings.DRAIN_SECONDS)
     return dispatched
 
 

@@ -13,7 +13,7 @@ import pytest
 from checkstack.automation import webhooks
 from checkstack.automation.models import WebhookDelivery, WebhookDeliveryStatus
 from checkstack.automation.queueing import WEBHOOK_TASK
-from checkstack.entities import delivery
+from checkstack.entities import context, delivery, tasks
 from tests.automation.receiver import WebhookReceiver
 from tests.automation.webhook_helpers import make_event
 
@@ -33,7 +33,8 @@ def enqueued(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 def dispatch(django_capture_on_commit_callbacks: Any) -> list[int]:
     event = make_event()
-    with django_capture_on_commit_callbacks(execute=True):
+    # As the worker's task dispatches it (``tasks.dispatch_trigger_event``).
+    with context.worker_task(), django_capture_on_commit_callbacks(execute=True):
         assert delivery.dispatch_trigger_event(event.pk)
     return list(
         WebhookDelivery.objects.filter(trigger_event_id=event.pk)
@@ -121,3 +122,34 @@ def test_a_dispatch_that_raises_hands_nothing_off(
         delivery.dispatch_trigger_event(event.pk)
 
     assert enqueued == []
+
+
+def test_a_dispatch_outside_a_worker_task_only_enqueues(
+    enqueued: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """An inline sweep (``entities_sweep --inline``, tests) or a web process: nothing is sent
+    in that process; every delivery gets its task, as before the one hop."""
+    with WebhookReceiver() as receiver:
+        webhooks.create_endpoint(url=receiver.url)
+        webhooks.create_endpoint(url=receiver.url + "second")
+        event = make_event()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert delivery.dispatch_trigger_event(event.pk)
+        assert receiver.requests == []
+
+    ids = WebhookDelivery.objects.filter(trigger_event_id=event.pk).values_list("id", flat=True)
+    assert sorted(arg for _, arg in enqueued) == sorted(ids)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {Status.PENDING}
+
+
+def test_the_worker_tasks_mark_their_context() -> None:
+    seen: list[bool] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            "checkstack.entities.delivery.dispatch_trigger_event",
+            lambda event_id: seen.append(context.in_worker_task()) or True,
+        )
+        patch.setattr("checkstack.entities.delivery.drain", lambda seconds: 0)
+        tasks.dispatch_trigger_event("x")
+    assert seen == [True]
+    assert context.in_worker_task() is False
