@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import random
 import threading
 from typing import Any
@@ -57,12 +59,25 @@ def watch(interval: float, stopped: threading.Event) -> None:
         delay = interval
 
 
+_watch_lock = threading.Lock()
+_watching: int | None = None  # the pid whose watch runs (a forked child starts its own)
+
+
 @receiver(post_spawn, dispatch_uid="checkstack.automation.recovery_watch")
 def start_recovery_watch(sender: Any, proc_name: str = "", **kwargs: Any) -> None:
-    """Start the recovery watch in a django-q2 worker process that was just spawned."""
+    """Start the recovery watch in a django-q2 worker process that was just spawned, once.
+
+    django-q2 also sends ``post_spawn`` when it runs a task in the calling process (sync mode,
+    ``async_task(..., sync=True)``): a web process, a management command or a test is no
+    worker, and a watch thread left running there would go on using its database."""
+    global _watching
     interval = app_settings.RECOVERY_INTERVAL
-    if interval <= 0:
+    if interval <= 0 or multiprocessing.parent_process() is None:
         return
+    with _watch_lock:
+        if _watching == os.getpid():
+            return
+        _watching = os.getpid()
     threading.Thread(
         target=watch,
         args=(interval, threading.Event()),

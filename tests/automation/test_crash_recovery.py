@@ -252,18 +252,36 @@ def test_the_watch_looks_every_interval_until_stopped(monkeypatch: pytest.Monkey
     assert len(looks) == 3
 
 
-def test_a_spawned_worker_starts_the_watch_unless_it_is_off(
+def test_a_spawned_worker_starts_the_watch_once_unless_it_is_off(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ):
     from django_q.signals import post_spawn
 
     started: list[tuple[Any, ...]] = []
     monkeypatch.setattr(schedules, "watch", lambda *args: started.append(args))
+    monkeypatch.setattr(schedules.multiprocessing, "parent_process", lambda: object())
+    monkeypatch.setattr(schedules, "_watching", None)
     post_spawn.send(sender="django_q", proc_name="Process-1:1")
+    post_spawn.send(sender="django_q", proc_name="Process-1:1")  # once per process
+    monkeypatch.setattr(schedules, "_watching", None)
     settings.CHECKSTACK_RECOVERY_INTERVAL = 0
     post_spawn.send(sender="django_q", proc_name="Process-1:2")
     time.sleep(0.2)
     assert [interval for interval, _ in started] == [2.0]
+
+
+def test_a_task_run_in_the_calling_process_starts_no_watch(monkeypatch: pytest.MonkeyPatch):
+    """django-q2's sync mode sends post_spawn in the caller (a web process, a test): a watch
+    left running there kept using the test database ("database table is locked")."""
+    from django_q.tasks import async_task
+
+    monkeypatch.setattr(schedules, "_watching", None)
+    before = {t.ident for t in threading.enumerate()}
+
+    async_task("math.floor", 1.5, sync=True)
+
+    new = [t.name for t in threading.enumerate() if t.ident not in before]
+    assert not [name for name in new if name.startswith("automation-recovery")]
 
 
 # -- runs -------------------------------------------------------------------------------------
