@@ -99,8 +99,30 @@ def encode(position: Position) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(text: str, ordering: tuple[str, ...]) -> Position | None:
-    """The position of a cursor for ``ordering``; None for an empty cursor (the first page)."""
+def key_kinds(queryset: QuerySet[Any], ordering: Sequence[str]) -> tuple[str, ...]:
+    """The cursor tag (``dt``, ``int``, ``str``) each sort term's values must carry."""
+    kinds = []
+    for term in ordering:
+        name = term.lstrip("-")
+        if name in queryset.query.annotations:
+            field = queryset.query.annotations[name].output_field
+        else:
+            field = (
+                queryset.model._meta.pk if name == "pk" else queryset.model._meta.get_field(name)
+            )
+        internal = field.get_internal_type()  # type: ignore[union-attr]
+        if internal in ("DateTimeField",):
+            kinds.append("dt")
+        elif "Integer" in internal or internal in ("AutoField", "BigAutoField", "SmallAutoField"):
+            kinds.append("int")
+        else:
+            kinds.append("str")
+    return tuple(kinds)
+
+
+def decode(text: str, ordering: tuple[str, ...], kinds: tuple[str, ...]) -> Position | None:
+    """The position of a cursor for ``ordering`` whose values are of ``kinds``
+    (``key_kinds``); None for an empty cursor (the first page)."""
     text = text.strip()
     if not text:
         return None
@@ -121,7 +143,7 @@ def decode(text: str, ordering: tuple[str, ...]) -> Position | None:
         raise ValidationError({"cursor": [INVALID]}) from None
     if tuple(made_for) != ordering:
         raise ValidationError({"cursor": [OTHER_ORDERING]})
-    if len(values) != len(ordering):
+    if tuple(item[0] for item in key) != kinds:  # also a key of another length
         raise ValidationError({"cursor": [INVALID]})
     return Position(ordering, values, backwards)
 

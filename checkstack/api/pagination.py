@@ -61,7 +61,11 @@ class StandardPagination(PageNumberPagination):
         self.request = request
         size = self.get_page_size(request)
         ordering = cursor.ordering_of(queryset)
-        position = cursor.decode(request.query_params[self.cursor_query_param], ordering)
+        position = cursor.decode(
+            request.query_params[self.cursor_query_param],
+            ordering,
+            cursor.key_kinds(queryset, ordering),
+        )
         rows, more = cursor.page(queryset, position, ordering, size)
         backwards = position is not None and position.backwards
         # Forwards: a next page if more rows follow, a previous one unless this is the first.

@@ -227,3 +227,31 @@ def test_the_schema_offers_the_cursor_and_makes_count_optional(anon: APIClient, 
     ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     page = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     assert page["required"] == ["results"]
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        ("", [["int", 5], ["str", "x"]]),  # a number for a time
+        ("", [["dt", "2026-01-01T00:00:00+00:00"], ["int", 3]]),  # a number for the id
+        ("&ordering=-severity", [["str", "abc"], ["str", "x"]]),  # text for the rank
+        ("&system=db", [["str", "zz"], ["str", "x"]]),  # text for the link row's time
+    ],
+)
+def test_a_cursor_whose_values_do_not_fit_the_sort_columns_is_a_400(
+    anon: APIClient, systems: list[str], query: str, key: list[list[Any]]
+) -> None:
+    """A decodable cursor of the right ordering with values of the wrong type (a 500 before)."""
+    make_incident(("db",))
+    terms = {
+        "": ["-updated_at", "id"],
+        "&ordering=-severity": ["-severity_rank", "id"],
+        "&system=db": ["-system_updated_at", "id"],
+    }[query]
+
+    response = anon.get(
+        f"/api/incidents/?cursor={cursor_of({'o': terms, 'k': key, 'b': False})}{query}"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["cursor"]
