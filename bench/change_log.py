@@ -17,10 +17,10 @@ from django.db.models import Q
 
 from checkstack.entities.diff import changed_fields, delta_of
 from checkstack.entities.models import Change, Delivery, EntitySequence, Transition, TriggerEvent
-from checkstack.entities.outbox import DELIVER_TASK, DISPATCH_TASK
+from checkstack.entities.outbox import DISPATCH_TASK
 
 from .batches import chunks
-from .queue import Job, jobs
+from .queue import Job, delivery_jobs, jobs
 
 BATCH = 1000  # rows per bulk INSERT
 
@@ -53,20 +53,19 @@ def trigger_event_ids(entities: Iterable[Entities]) -> set[str]:
     }
 
 
-def delivery_ids(entities: Iterable[Entities]) -> set[str]:
-    return {
-        str(pk)
+def deliveries(entities: Iterable[Entities]) -> list[tuple[int, Any, str]]:
+    """``(id, change id, group)`` of the entities' deliveries."""
+    return [
+        row
         for group in entities
         for q in group.filters()
-        for pk in Delivery.objects.filter(q).values_list("pk", flat=True)
-    }
+        for row in Delivery.objects.filter(q).values_list("pk", "change_id", "group")
+    ]
 
 
 def outbox_jobs(entities: Collection[Entities]) -> set[Job]:
     """The django-q2 jobs of the entities' trigger events and deliveries."""
-    return jobs(DISPATCH_TASK, trigger_event_ids(entities)) | jobs(
-        DELIVER_TASK, delivery_ids(entities)
-    )
+    return jobs(DISPATCH_TASK, trigger_event_ids(entities)) | delivery_jobs(deliveries(entities))
 
 
 def delete_change_log(entities: Iterable[Entities]) -> dict[str, int]:

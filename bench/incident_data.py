@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from catalog.entity import SYSTEM_KIND
 from catalog.models import System
 from checkstack.entities.models import Change, EntitySequence, Transition
-from checkstack.entities.outbox import DELIVER_TASK, DISPATCH_TASK
+from checkstack.entities.outbox import DISPATCH_TASK
 from incidents.entity import KIND as INCIDENT_KIND
 from incidents.entity import UPDATE_KIND
 from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpdate
@@ -33,7 +33,7 @@ from incidents.models import Incident, IncidentLink, IncidentSystem, IncidentUpd
 from . import pg_bulk
 from .batches import chunks
 from .change_log import BATCH, Entities, delete_change_log, outbox_jobs, write_create_log
-from .queue import jobs, purge_queued_tasks
+from .queue import delivery_jobs, jobs, purge_queued_tasks
 
 SETUP_ACTOR = {"type": "system", "id": "bench-api", "name": "bench_api (setup)"}
 SYSTEM_PREFIX = "bench-api-"
@@ -274,8 +274,7 @@ def purge(data: BenchData) -> dict[str, int]:
         purged = pg_bulk.purge_run(data.incident_ids, data.system_ids)
         counts = {
             "queued_tasks": purge_queued_tasks(
-                jobs(DISPATCH_TASK, purged.trigger_event_ids)
-                | jobs(DELIVER_TASK, purged.delivery_ids),
+                jobs(DISPATCH_TASK, purged.trigger_event_ids) | delivery_jobs(purged.deliveries),
                 data.queued_after,
             ),
             **purged.counts,

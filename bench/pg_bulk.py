@@ -151,7 +151,7 @@ class Purged:
 
     counts: dict[str, int]
     trigger_event_ids: list[str]
-    delivery_ids: list[str]
+    deliveries: list[tuple[str, str, str]]  # (id, change id, group)
 
 
 def purge_run(incident_ids: Collection[str], system_ids: Collection[str]) -> Purged:
@@ -187,8 +187,11 @@ def purge_run(incident_ids: Collection[str], system_ids: Collection[str]) -> Pur
 
             cursor.execute(f"DELETE FROM entities_triggerevent t {CHANGE_OF_RUN} RETURNING t.id")
             events = [str(row[0]) for row in cursor.fetchall()]
-            cursor.execute(f"DELETE FROM entities_delivery t {OF_RUN_ENTITIES} RETURNING t.id")
-            deliveries = [str(row[0]) for row in cursor.fetchall()]
+            cursor.execute(
+                f"DELETE FROM entities_delivery t {OF_RUN_ENTITIES} "
+                'RETURNING t.id, t.change_id, t."group"'
+            )
+            deliveries = [(str(pk), str(cid), grp) for pk, cid, grp in cursor.fetchall()]
             counts["trigger_events"], counts["deliveries"] = len(events), len(deliveries)
             for name, table in (
                 ("transitions", "entities_transition"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connection
 
-from checkstack.entities.outbox import task_name
+from checkstack.entities.outbox import DELIVER_CHANGE_TASK, DELIVER_TASK, task_name
 
 from .batches import chunks
 
@@ -41,6 +41,16 @@ def last_queued_task_id() -> int:
 def jobs(func: str, args: Iterable[object]) -> set[Job]:
     """The jobs of one task function for each of ``args``."""
     return {(func, str(arg)) for arg in args}
+
+
+def delivery_jobs(deliveries: Iterable[tuple[object, object, str]]) -> set[Job]:
+    """The jobs that may deliver each of ``deliveries`` ``(id, change id, group)``: by id
+    (enqueued after COMMIT, or by a sweep) and by change and group (inserted by the write on
+    PostgreSQL with the ORM broker, see ``checkstack.entities.outbox``)."""
+    rows = list(deliveries)
+    return jobs(DELIVER_TASK, (pk for pk, _, _ in rows)) | jobs(
+        DELIVER_CHANGE_TASK, (f"{change_id}:{group}" for _, change_id, group in rows)
+    )
 
 
 def purge_queued_tasks(queued: Collection[Job], after_id: int) -> int:

@@ -18,6 +18,7 @@ import time
 import traceback
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -74,24 +75,34 @@ def deliver(delivery_id: int) -> Outcome:
     return deliver_chain(delivery_id)[0]
 
 
+def deliver_change(change_id: uuid.UUID | str, group: str) -> Outcome:
+    """``deliver`` of the delivery of change ``change_id`` to ``group`` (the task a write's
+    transaction enqueues itself, before the delivery's id is known: see ``outbox``)."""
+    return _deliver_from({"change_id": change_id, "group": group})[0]
+
+
 def deliver_chain(delivery_id: int) -> tuple[Outcome, int]:
     """Like ``deliver``; also returns how many deliveries were attempted in all."""
-    outcome, next_id = _deliver_one(delivery_id, wait=False)
+    return _deliver_from({"pk": delivery_id})
+
+
+def _deliver_from(lookup: dict[str, Any]) -> tuple[Outcome, int]:
+    outcome, next_id = _deliver_one(lookup, wait=False)
     attempted = 1 if outcome in ATTEMPTED else 0
     while next_id is not None:
         # Wait for the row lock here: a worker that found it blocked a moment ago is only
         # finishing its short check, and would otherwise leave it to the sweeper.
-        chained, next_id = _deliver_one(next_id, wait=True)
+        chained, next_id = _deliver_one({"pk": next_id}, wait=True)
         attempted += 1 if chained in ATTEMPTED else 0
     return outcome, attempted
 
 
-def _deliver_one(delivery_id: int, *, wait: bool) -> tuple[Outcome, int | None]:
+def _deliver_one(lookup: dict[str, Any], *, wait: bool) -> tuple[Outcome, int | None]:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=not wait, of=("self",))
             .select_related("change")
-            .filter(pk=delivery_id)
+            .filter(**lookup)
             .first()
         )
         if delivery is None:

@@ -4,6 +4,11 @@ One write, one transaction: lock the entity → read ``prev`` → ``apply()`` �
 ``next`` → diff (masked when a run id is given) → insert the change, its field transitions, the
 derived trigger events and one delivery row per durable subscriber (the outbox) → after COMMIT,
 notify in-process subscribers and hand the outbox rows to the workers.
+
+A write nested in another one's ``apply`` (an incident's timeline update) joins its transaction
+without a savepoint, and its change is inserted with the outer write's (one statement on
+PostgreSQL), or before a later write of the same entity locks it; writing an entity inside its
+own write's ``apply`` is refused (its two changes would claim one ``seq``).
 """
 
 from __future__ import annotations
@@ -39,9 +44,28 @@ ReadFn = Callable[[list[str]], Mapping[str, Any]]
 LockFn = Callable[[list[str]], Any]
 ApplyFn = Callable[[Any], Any]
 
-# Set while an entity write runs its ``apply``: a write nested in another one joins its
-# transaction without a savepoint of its own (see ``_write``).
-_writing: contextvars.ContextVar[bool] = contextvars.ContextVar("entity_writing", default=False)
+Logged = tuple[EntityChange, list[tuple[str, JSONDict, str | None]]]  # a change, its events
+
+
+class _OuterWrite:
+    """The outermost entity write of this context, while it runs: the entities whose writes
+    are in progress (it and those nested in its ``apply``), and the changes nested writes
+    logged, to be inserted with the outer write's own (one statement on PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.active: list[tuple[str, str]] = []
+        self.pending: list[Logged] = []
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        write_outbox(pending)
+
+
+# Set while an entity write runs: a write nested in another one's ``apply`` joins its
+# transaction without a savepoint of its own, and its change joins the outer write's insert.
+_writing: contextvars.ContextVar[_OuterWrite | None] = contextvars.ContextVar(
+    "entity_writing", default=None
+)
 
 
 class EntityHandle(Generic[S]):
@@ -169,12 +193,46 @@ class EntityHandle(Generic[S]):
             raise ValueError(f"{self.kind}: entity id must be a non-empty string")
         actor_data = normalize_actor(actor)
         run_id = str(run_id) if run_id is not None else None
+        key = (self.kind, entity_id)
+        outer = _writing.get()
+        if outer is None:
+            write = _OuterWrite()
+            token = _writing.set(write)
+        else:
+            write, token = outer, None
+            if key in outer.active:
+                raise RuntimeError(
+                    f"{self.kind}:{entity_id} is written inside its own write's apply; "
+                    "change it in that apply instead"
+                )
+            if any((c.kind, c.entity_id) == key for c, _ in outer.pending):
+                outer.flush()  # its seq is stored by that insert (PostgreSQL: see ``locks``)
+        write.active.append(key)
+        try:
+            return self._write_locked(
+                entity_id, apply, actor_data, run_id, removing, creating, write, outer is None
+            )
+        finally:
+            write.active.pop()
+            if token is not None:
+                _writing.reset(token)
+
+    def _write_locked(
+        self,
+        entity_id: str,
+        apply: ApplyFn,
+        actor_data: JSONDict,
+        run_id: str | None,
+        removing: bool,
+        creating: bool,
+        write: _OuterWrite,
+        outermost: bool,
+    ) -> S | None:
         # Nested in another entity write's ``apply`` (an incident's timeline update): no
         # savepoint, as an error here fails the outer write too, which then rolls back whole.
-        savepoint = not _writing.get()
         with (
             lock_timeout_as(f"entity:{self.kind}:{entity_id}"),
-            transaction.atomic(savepoint=savepoint),
+            transaction.atomic(savepoint=outermost),
         ):
             if creating:
                 seq, now = lock_entity(self.kind, entity_id)
@@ -192,14 +250,14 @@ class EntityHandle(Generic[S]):
                 if self._lock is not None:
                     self._lock([entity_id])
                 prev = self.get(entity_id)
-            token = _writing.set(True)
-            try:
-                apply(prev)
-            finally:
-                _writing.reset(token)
+            apply(prev)
             next_ = None if removing else self.get(entity_id)
-            change = self._record(entity_id, seq, now, prev, next_, actor_data, run_id)
-            if change is None:
+            logged = self._record(entity_id, seq, now, prev, next_, actor_data, run_id)
+            if logged is not None:
+                write.pending.append(logged)
+            if outermost:
+                write.flush()
+            if logged is None:
                 release_seq(self.kind, entity_id)
         return next_
 
@@ -221,7 +279,8 @@ class EntityHandle(Generic[S]):
         next_: S | None,
         actor: JSONDict,
         run_id: str | None,
-    ) -> EntityChange | None:
+    ) -> Logged | None:
+        """The change ``prev`` → ``next_`` and its trigger events; None when nothing changed."""
         secrets = secrets_for(run_id)
         prev_data = mask_value(prev.model_dump(mode="json"), secrets) if prev is not None else None
         next_data = (
@@ -246,8 +305,7 @@ class EntityHandle(Generic[S]):
             occurred_at=now,
             request_id=current_request_id.get(),
         )
-        write_outbox(change, self._trigger_events(change))
-        return change
+        return change, self._trigger_events(change)
 
     def _trigger_events(self, change: EntityChange) -> list[tuple[str, JSONDict, str | None]]:
         """(trigger id, validated payload, context key) for each derived trigger."""

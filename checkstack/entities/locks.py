@@ -81,20 +81,30 @@ def advisory_lock(key: str) -> contextlib.AbstractContextManager[None]:
 @functools.lru_cache(maxsize=4)
 def _lock_sql(vendor: str, table: str) -> str:
     """The entity lock: upsert the entity's sequence row, returning the next ``seq`` (and on
-    PostgreSQL the database clock, read under the lock, with the lock timeout set first)."""
+    PostgreSQL the database clock, read under the lock, with the lock timeout set first).
+
+    On PostgreSQL the ``seq`` is only read here (``last_seq + 1``): the statement that logs the
+    change stores it (``outbox``), so a write that logs nothing gives nothing back. On SQLite
+    it is taken here and given back by ``release_seq``.
+    """
     if vendor == "postgresql":
         return (
             f"INSERT INTO {table} (kind, entity_id, last_seq, locks) "
-            "SELECT %s, %s, 1, 1 FROM (SELECT set_config('lock_timeout', %s, true)) AS cfg "
-            "ON CONFLICT (kind, entity_id) "
-            f"DO UPDATE SET last_seq = {table}.last_seq + 1, locks = {table}.locks + 1 "
-            "RETURNING last_seq, clock_timestamp() AS locked_at, locks"
+            "SELECT %s, %s, 0, 1 FROM (SELECT set_config('lock_timeout', %s, true)) AS cfg "
+            f"ON CONFLICT (kind, entity_id) DO UPDATE SET locks = {table}.locks + 1 "
+            "RETURNING last_seq + 1 AS last_seq, clock_timestamp() AS locked_at, locks"
         )
     return (
         f"INSERT INTO {table} (kind, entity_id, last_seq, locks) VALUES (%s, %s, 1, 1) "
         "ON CONFLICT (kind, entity_id) DO UPDATE SET last_seq = last_seq + 1, locks = locks + 1 "
         "RETURNING last_seq"
     )
+
+
+def takes_seq_at_lock(vendor: str) -> bool:
+    """Whether the lock takes the ``seq`` (SQLite) or the change's own statement does
+    (PostgreSQL: ``UPDATE ... SET last_seq`` among its data-modifying CTEs)."""
+    return vendor != "postgresql"
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,6 +119,8 @@ def lock_entity(kind: str, entity_id: str) -> tuple[int, dt.datetime]:
     (whether its domain row exists yet or not) and the statement returns the incremented
     counter and the database clock read under the lock, all in one round trip.
     Returns ``(seq, now)``; call ``release_seq`` if the write turns out to change nothing.
+    Until the change is logged, the row's ``last_seq`` is the previous change's on PostgreSQL
+    (see ``_lock_sql``).
     """
     db = connections[DEFAULT_DB_ALIAS]
     vendor = db.vendor
@@ -155,5 +167,8 @@ def lock_and_read(kind: str, entity_id: str, reader: Any) -> tuple[int, dt.datet
 
 
 def release_seq(kind: str, entity_id: str) -> None:
-    """Give back the ``seq`` reserved by ``lock_entity`` (the write logged nothing)."""
+    """Give back the ``seq`` reserved by ``lock_entity`` (the write logged nothing); nothing to
+    give back on PostgreSQL, where only a logged change takes its ``seq``."""
+    if not takes_seq_at_lock(connections[DEFAULT_DB_ALIAS].vendor):
+        return
     EntitySequence.objects.filter(kind=kind, entity_id=entity_id).update(last_seq=F("last_seq") - 1)

@@ -15,13 +15,14 @@ class EntitySequence(models.Model):
     """Per-entity change counter; its row lock is the entity's write lock.
 
     Upserting this row both serializes writers of one entity (existing or not yet created) and
-    hands out the next ``seq``, in one statement.
+    hands out the next ``seq``, in one statement. ``last_seq`` is the ``seq`` of the entity's
+    latest logged change (on SQLite, while a write runs, the one it reserved).
     """
 
     kind = models.CharField(max_length=100)
     entity_id = models.CharField(max_length=255)
     last_seq = models.PositiveBigIntegerField(default=0)
-    # How many times the entity was locked (never given back, unlike ``last_seq``): a statement
+    # How many times the entity was locked (never given back): a statement
     # that read the entity before its lock wait can tell whether a writer committed meanwhile.
     locks = models.PositiveBigIntegerField(default=0, db_default=0)
 

@@ -2,12 +2,21 @@
 
 The change row, its field transitions, the derived trigger events and one delivery row per
 durable subscriber are inserted in the write's transaction: they commit or roll back with the
-domain rows. On PostgreSQL all of them go in one statement (data-modifying CTEs), so logging a
-change costs one round trip whatever it carries. After COMMIT one django-q2 task per new
-delivery and trigger event is enqueued (one INSERT for all of them with the ORM broker, with
-its ``NOTIFY`` wake-up on PostgreSQL, see ``broker``; one RPUSH with Redis), then the in-process
-subscribers and the ``entity_changed`` signal run in the committing process; their errors are
-logged, never raised into the write.
+domain rows. On PostgreSQL all of them go in one statement (data-modifying CTEs), with the
+entity's ``last_seq`` (the lock only read it, see ``locks``), so logging a change costs one
+round trip whatever it carries.
+
+The django-q2 tasks that work on those rows (one per delivery and per trigger event):
+- with the ORM broker on the write's own PostgreSQL database, the same statement inserts them
+  too, with the pusher's ``NOTIFY`` (see ``broker``): they become visible, and the pusher is
+  woken, at the write's COMMIT, and roll back with it, at no round trip of their own. A
+  delivery's task names it by change and group (``deliver_change``), its id being unknown
+  until the statement ran;
+- otherwise they are enqueued after COMMIT (one INSERT for all of them with the ORM broker,
+  one RPUSH with Redis). A broker failure then is logged, never raised into the write: the
+  rows stay pending and the sweepers re-enqueue them.
+Then, after COMMIT, the in-process subscribers and the ``entity_changed`` signal run in the
+committing process; their errors are logged, never raised into the write.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import logging
 import pickle
 import time
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.signing import b62_encode
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -35,7 +44,7 @@ from django_q.signing import SignedPackage
 
 from . import broker, registry
 from .conf import app_settings
-from .models import Change, Delivery, Transition, TriggerEvent
+from .models import Change, Delivery, EntitySequence, Transition, TriggerEvent
 from .signals import entity_changed
 from .sql import execute, quoted_table
 from .types import EntityChange, JSONDict
@@ -45,8 +54,11 @@ logger = logging.getLogger("checkstack.entities")
 DerivedEvent = tuple[str, JSONDict, str | None]
 
 DELIVER_TASK = "checkstack.entities.tasks.deliver"
+DELIVER_CHANGE_TASK = "checkstack.entities.tasks.deliver_change"
 DISPATCH_TASK = "checkstack.entities.tasks.dispatch_trigger_event"
 
+
+TASK_NAME_LENGTH = 100  # django_q.models.Task.name
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per value
 
@@ -59,8 +71,17 @@ def _table(model: Any) -> str:
     return quoted_table(model._meta.db_table)
 
 
-def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
-    """Insert the change, its transitions, trigger events and deliveries; enqueue after COMMIT."""
+class _Rows(NamedTuple):
+    """What one change adds to the outbox, as the insert statements take it."""
+
+    change: EntityChange
+    transitions: list[JSONDict]
+    events: list[JSONDict]
+    event_ids: list[uuid.UUID]
+    queues: list[JSONDict]  # the kind's work queues: one delivery each
+
+
+def _rows(change: EntityChange, events: list[DerivedEvent]) -> _Rows:
     transitions = (
         [
             {"field": f, "from_value": (change.prev or {}).get(f), "to_value": change.next.get(f)}
@@ -78,55 +99,137 @@ def write_outbox(change: EntityChange, events: list[DerivedEvent]) -> None:
         {"grp": q.group, "max_attempts": q.max_attempts}
         for q in registry.work_queues_for(change.kind)
     ]
+    return _Rows(change, transitions, event_rows, event_ids, queues)
+
+
+def write_outbox(changes: list[tuple[EntityChange, list[DerivedEvent]]]) -> None:
+    """Insert each change (in order) with its transitions, trigger events and deliveries; on
+    PostgreSQL all of them in one statement. Their tasks and after-COMMIT work follow."""
+    if not changes:
+        return
+    batch = [_rows(change, events) for change, events in changes]
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor == "postgresql":
-        delivery_ids = _insert_postgresql(db, change, transitions, event_rows, queues)
+        tasks = _tasks_in_transaction(batch)
+        delivery_ids = _insert_postgresql(db, batch, tasks)
     else:
-        delivery_ids = _insert_portable(db, change, transitions, event_rows, event_ids, queues)
-    transaction.on_commit(lambda: after_commit(change, delivery_ids, event_ids), robust=True)
+        tasks = None
+        delivery_ids = [_insert_portable(db, *rows) for rows in batch]
+    for rows, ids in zip(batch, delivery_ids, strict=True):
+        change, event_ids = rows.change, rows.event_ids
+        if tasks is not None:
+            ids, event_ids = [], []  # their tasks commit with the write
+        transaction.on_commit(functools.partial(after_commit, change, ids, event_ids), robust=True)
 
 
-def _insert_postgresql(
-    db: Any,
-    change: EntityChange,
-    transitions: list[JSONDict],
-    events: list[JSONDict],
-    queues: list[JSONDict],
-) -> list[int]:
-    at = change.occurred_at
-    sql = f"""
-        WITH c AS (
+class _OrmTasks(NamedTuple):
+    """The ``OrmQ`` rows a write inserts in its own statement."""
+
+    key: str  # the queue (django-q2's cluster name)
+    packages: list[str]
+    channel: str | None  # to ``NOTIFY``, if the broker listens
+
+
+def _tasks_in_transaction(batch: list[_Rows]) -> _OrmTasks | None:
+    """The tasks to insert with the write's rows (see the module's docstring), or None to
+    enqueue them after COMMIT: another broker, sync mode, enqueueing off, or a package that
+    could not be built (a ``pre_enqueue`` receiver failing: the after-COMMIT path logs it)."""
+    if not (app_settings.ENQUEUE and in_transaction_enqueue()):
+        return None
+    jobs: list[tuple[str, int | str]] = []
+    for rows in batch:
+        jobs += [(DELIVER_CHANGE_TASK, f"{rows.change.change_id}:{q['grp']}") for q in rows.queues]
+        jobs += [(DISPATCH_TASK, str(e)) for e in rows.event_ids]
+    if not jobs:
+        return None
+    try:
+        packages = [pack_task(func, arg) for func, arg in jobs]
+    except Exception:
+        return None
+    return _OrmTasks(Conf.CLUSTER_NAME, packages, broker.orm_notify_channel(Conf.CLUSTER_NAME))
+
+
+def in_transaction_enqueue() -> bool:
+    """Whether writes on PostgreSQL insert their tasks in their own transaction: django-q2 (not
+    in sync mode) stores tasks in ``OrmQ`` on the database the entity rows are written to."""
+    return not Conf.SYNC and Conf.ORM == DEFAULT_DB_ALIAS and broker.is_orm_broker()
+
+
+def _change_ctes(n: int) -> str:
+    """The data-modifying CTEs of the ``n``-th change of a statement (its parameters: those
+    ``_change_params`` lists); its deliveries' ids are ``d{n}``'s rows."""
+    return f"""
+        c{n} AS (
             INSERT INTO {_table(Change)} (change_id, kind, entity_id, seq, prev, next, delta,
                 changed_fields, actor, run_id, occurred_at, request_id)
             VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s,
                 %s, %s)
-        ), t AS (
+        ), t{n} AS (
             INSERT INTO {_table(Transition)} (change_id, kind, entity_id, field, from_value,
                 to_value, occurred_at)
             SELECT %s, %s, %s, x.field, x.from_value, x.to_value, %s
             FROM jsonb_to_recordset(%s::jsonb) AS x(field text, from_value jsonb, to_value jsonb)
-        ), e AS (
+        ), s{n} AS (
+            UPDATE {_table(EntitySequence)} SET last_seq = %s WHERE kind = %s AND entity_id = %s
+        ), e{n} AS (
             INSERT INTO {_table(TriggerEvent)} (id, event, payload, context_key, change_id, actor,
                 created_at, dispatched_at)
             SELECT x.id, x.event, x.payload, x.context_key, %s, %s::jsonb, %s, NULL
             FROM jsonb_to_recordset(%s::jsonb) AS x(id uuid, event text, payload jsonb,
                 context_key text)
-        )
-        INSERT INTO {_table(Delivery)} (change_id, "group", kind, entity_id, seq, status,
-            attempts, max_attempts, last_error, created_at, next_attempt_at, finished_at)
-        SELECT %s, x.grp, %s, %s, %s, 'pending', 0, x.max_attempts, '', %s, %s, NULL
-        FROM jsonb_to_recordset(%s::jsonb) AS x(grp text, max_attempts int)
-        RETURNING id
-    """
+        ), d{n} AS (
+            INSERT INTO {_table(Delivery)} (change_id, "group", kind, entity_id, seq, status,
+                attempts, max_attempts, last_error, created_at, next_attempt_at, finished_at)
+            SELECT %s, x.grp, %s, %s, %s, 'pending', 0, x.max_attempts, '', %s, %s, NULL
+            FROM jsonb_to_recordset(%s::jsonb) AS x(grp text, max_attempts int)
+            RETURNING id
+        )"""
+
+
+def _change_params(rows: _Rows) -> list[Any]:
+    change, at = rows.change, rows.change.occurred_at
     cid, kind, eid, actor = change.change_id, change.kind, change.entity_id, _json(change.actor)
-    params: list[Any] = [
+    return [
         cid, kind, eid, change.seq, _json(change.prev), _json(change.next), _json(change.delta),
         _json(change.changed_fields), actor, change.run_id, at, change.request_id,
-        cid, kind, eid, at, _json(transitions),
-        cid, actor, at, _json(events),
-        cid, kind, eid, change.seq, at, at, _json(queues),
+        cid, kind, eid, at, _json(rows.transitions),
+        change.seq, kind, eid,
+        cid, actor, at, _json(rows.events),
+        cid, kind, eid, change.seq, at, at, _json(rows.queues),
     ]  # fmt: skip
-    return [row[0] for row in execute(sql, params, db=db)]
+
+
+@functools.lru_cache(maxsize=32)
+def _postgresql_sql(changes: int, tasks: bool, notify: bool) -> str:
+    ctes = [_change_ctes(n) for n in range(changes)]
+    if tasks:
+        ctes.append(f"""
+            q AS (
+                INSERT INTO {_table(OrmQ)} ("key", payload, "lock")
+                SELECT %s, x.payload, %s FROM unnest(%s::text[]) AS x(payload)
+            )""")
+    selects = [f"SELECT {n}, id FROM d{n}" for n in range(changes)]
+    if notify:  # delivered at COMMIT
+        selects.append("SELECT -1, NULL FROM (SELECT pg_notify(%s, '')) AS n")
+    return f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
+
+
+def _insert_postgresql(db: Any, batch: list[_Rows], tasks: _OrmTasks | None) -> list[list[int]]:
+    """One statement for the whole batch (and its tasks); each change's delivery ids."""
+    params: list[Any] = []
+    for rows in batch:
+        params += _change_params(rows)
+    notify = tasks is not None and tasks.channel is not None
+    if tasks is not None:
+        params += [tasks.key, timezone.now(), tasks.packages]
+        if tasks.channel is not None:
+            params.append(tasks.channel)
+    delivery_ids: list[list[int]] = [[] for _ in batch]
+    sql = _postgresql_sql(len(batch), tasks is not None, notify)
+    for n, delivery_id in execute(sql, params, db=db):
+        if n >= 0:
+            delivery_ids[n].append(delivery_id)
+    return delivery_ids
 
 
 def _insert_portable(
@@ -269,7 +372,8 @@ def _redis_broker() -> Any | None:
 
 
 def task_name(func: str, arg: int | str) -> str:
-    return f"{func.rsplit('.', 1)[1]}:{arg}"
+    """The task's name: function and argument, cut to what django-q2's ``Task.name`` holds."""
+    return f"{func.rsplit('.', 1)[1]}:{arg}"[:TASK_NAME_LENGTH]
 
 
 def pack_task(func: str, arg: int | str) -> str:

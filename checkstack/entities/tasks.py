@@ -24,6 +24,16 @@ def deliver(delivery_id: int) -> str:
     return str(outcome)
 
 
+def deliver_change(change_and_group: str) -> str:
+    """``deliver`` of the delivery of one change to one group, named ``"<change id>:<group>"``:
+    the task a write's own transaction enqueues (``outbox``), before the row has an id."""
+    change_id, group = change_and_group.split(":", 1)
+    with context.worker_task():
+        outcome = delivery.deliver_change(change_id, group)
+        delivery.drain(seconds=app_settings.DRAIN_SECONDS)
+    return str(outcome)
+
+
 def dispatch_trigger_event(event_id: str) -> bool:
     # This event first: the automations and webhooks it starts (the first of them executed in
     # this task) are what a write's latency is measured to; then other due rows. The same

@@ -33,7 +33,7 @@ from checkstack.entities.models import (
     Transition,
     TriggerEvent,
 )
-from checkstack.entities.outbox import DELIVER_TASK, DISPATCH_TASK
+from checkstack.entities.outbox import DELIVER_CHANGE_TASK, DELIVER_TASK, DISPATCH_TASK
 from incidents.models import Incident, IncidentSystem
 from tests.api.helpers import make_incident, make_systems
 
@@ -61,7 +61,7 @@ def row_counts() -> dict[str, int]:
     counts = {name: manager.count() for name, manager in COUNTED.items()}
     counts["users"] = get_user_model().objects.count()
     counts["task_results"] = Task.objects.filter(
-        func__in=[DISPATCH_TASK, DELIVER_TASK, RUN_TASK, WEBHOOK_TASK]
+        func__in=[DISPATCH_TASK, DELIVER_TASK, DELIVER_CHANGE_TASK, RUN_TASK, WEBHOOK_TASK]
     ).count()
     return counts
 

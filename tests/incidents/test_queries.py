@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import Incident
+from incidents.models import Incident, IncidentLink, IncidentUpdate
 from incidents.services import Audience
+from incidents.services.writes import remember_systems
 from tests.incidents.helpers import make_incident, make_systems
 
 pytestmark = pytest.mark.django_db
@@ -197,6 +198,62 @@ def test_detail_shows_only_what_the_audience_may_see(systems: list[str]) -> None
     assert seen(Audience.MANAGER) == (everything, everything)
     detail = services.get_incident(incident.pk)
     assert [s.system_id for s in detail.systems.all()] == ["api", "db"]
+
+
+def test_detail_of_a_written_incident_reads_its_updates_and_links_in_one_query_as_get_shows_them(
+    systems: list[str], django_assert_num_queries: Any
+) -> None:
+    from django.contrib.auth.models import User
+
+    from incidents.api.serializers import IncidentDetailSerializer
+
+    named = User.objects.create_user("mona", first_name="Mona", last_name="Manager")
+    plain = User.objects.create_user("pat")
+    gone = User.objects.create_user("gone")
+    incident = make_incident(["db", "api"])
+    moment = timezone.now()
+    for n, (visibility, author) in enumerate(
+        [("internal", named), ("public", plain), ("logged_in", gone), ("public", None)]
+    ):
+        update = services.add_update(
+            incident.pk, message=f"u{n}", visibility=visibility, actor=author,
+            status_change="identified" if n == 1 else None,
+        )  # fmt: skip
+        IncidentUpdate.objects.filter(pk=update.pk).update(
+            created_at=moment + dt.timedelta(seconds=n)
+        )
+        services.add_link(
+            incident.pk, url=f"https://example.com/{n}", label=None if n else "Runbook",
+            visibility=visibility,
+        )  # fmt: skip
+    # The links at one time: ordered by id then, as the two-query prefetch orders them.
+    IncidentLink.objects.filter(incident_id=incident.pk).update(created_at=moment)
+    services.edit_update(incident.pk, update.pk, message="edited")  # an edit history
+    gone.delete()
+
+    for audience in Audience:
+        expected = IncidentDetailSerializer(
+            services.get_incident(incident.pk, audience=audience), context={"audience": audience}
+        ).data
+        written = Incident.objects.get(pk=incident.pk)
+        remember_systems(written, ["api", "db"])  # as a write leaves them
+        with django_assert_num_queries(1):
+            shown = IncidentDetailSerializer(
+                services.detail_of(written, audience=audience), context={"audience": audience}
+            ).data
+
+        assert shown == expected, audience
+        assert [u["message"] for u in shown["updates"]] == {
+            Audience.PUBLIC: ["u1", "edited"],
+            Audience.LOGGED_IN: ["u1", "u2", "edited"],
+            Audience.MANAGER: ["u0", "u1", "u2", "edited"],
+        }[audience]
+    assert [u["created_by_name"] for u in shown["updates"]] == ["Mona Manager", "pat", None, None]
+    assert shown["updates"][3]["edit_history"][0]["message"] == "u3"
+    assert sorted((link["url"][-1], link["label"]) for link in shown["links"]) == [
+        ("0", "Runbook"), ("1", None), ("2", None), ("3", None),
+    ]  # fmt: skip
+    assert [link["id"] for link in shown["links"]] == sorted(link["id"] for link in shown["links"])
 
 
 def test_detail_of_unknown_incident_is_not_found(db: None) -> None:
