@@ -40,7 +40,9 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["-updated_at", "id"], name="incidents_updated_idx"),
             # The default list (active incidents): in a long-lived installation nearly every
-            # incident is resolved, and a walk of the full index would skip them all.
+            # incident is resolved, and a walk of the full index would skip them all. On
+            # PostgreSQL it also holds title and visibility (INCLUDE, migration 0007): a search
+            # page is found by an index-only walk.
             models.Index(
                 fields=["-updated_at", "id"],
                 condition=~models.Q(status="resolved"),

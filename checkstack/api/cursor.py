@@ -174,14 +174,27 @@ def reversed_terms(ordering: Sequence[str]) -> tuple[str, ...]:
 
 
 def page(
-    queryset: QuerySet[Any], position: Position | None, ordering: tuple[str, ...], size: int
+    queryset: QuerySet[Any],
+    position: Position | None,
+    ordering: tuple[str, ...],
+    size: int,
+    *,
+    keys_first: bool = False,
 ) -> tuple[list[Any], bool]:
     """The rows of the page at ``position`` in display order, and whether more rows lie
-    beyond it in the direction it was read (after it forwards, before it backwards)."""
+    beyond it in the direction it was read (after it forwards, before it backwards).
+
+    ``keys_first``: the statement finds the page's primary keys on their own (a subquery with
+    the page's filter, order and limit), then reads those rows. Where an index holds every
+    column the filter and the order need, the keys come from an index-only walk that reads no
+    row it does not return: worth it when the filter rejects most rows it walks past (a
+    search); otherwise it costs a second lookup per row."""
     backwards = position is not None and position.backwards
     rows_qs = queryset.order_by(*(reversed_terms(ordering) if backwards else ordering))
     if position is not None:
         rows_qs = rows_qs.filter(_beyond(ordering, position.key, backwards=backwards))
+    if keys_first:
+        rows_qs = rows_qs.filter(pk__in=rows_qs.values("pk")[: size + 1])
     rows = list(rows_qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]

@@ -66,7 +66,11 @@ class StandardPagination(PageNumberPagination):
             ordering,
             cursor.key_kinds(queryset, ordering),
         )
-        rows, more = cursor.page(queryset, position, ordering, size)
+        # A view may ask for the page's keys first (``cursor.page``), e.g. for a search.
+        keys_first = getattr(view, "cursor_keys_first", None)
+        rows, more = cursor.page(
+            queryset, position, ordering, size, keys_first=bool(keys_first and keys_first())
+        )
         backwards = position is not None and position.backwards
         # Forwards: a next page if more rows follow, a previous one unless this is the first.
         # Backwards: a previous page if more rows precede; the next page is where we came from.

@@ -60,6 +60,12 @@ class IncidentViewSet(CheckstackViewSet):
 
     # -- helpers --------------------------------------------------------------------------
 
+    def cursor_keys_first(self) -> bool:
+        """A search's cursor page reads its keys first (``checkstack.api.cursor.page``): on
+        PostgreSQL the active-incident index holds the titles, so a term that most incidents
+        lack is matched walking the index, not the rows (docs/performance.md, "Scaling")."""
+        return bool(self.request.query_params.get("search", "").strip())
+
     def _context(self) -> dict[str, Any]:
         return {"request": self.request, "audience": audience_for(self.request.user)}
 

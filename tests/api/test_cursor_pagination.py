@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -255,3 +255,88 @@ def test_a_cursor_whose_values_do_not_fit_the_sort_columns_is_a_400(
 
     assert response.status_code == 400
     assert list(response.json()) == ["cursor"]
+
+
+# -- a search page: its keys first --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "search=svc-4",
+        "search=SVC-4&ordering=-severity",
+        "search=svc-4&ordering=created_at",
+        "search=svc-4&include_resolved=1",
+        "search=svc-4&system=api",
+        "search=svc-4&severity=critical",
+    ],
+)
+def test_search_pages_walk_every_match_once_in_order_both_ways(
+    anon: APIClient, systems: list[str], query: str
+) -> None:
+    rng = random.Random(11)
+    for n in range(24):
+        incident = make_incident(
+            ("api",) if n % 3 else ("db",),
+            title=f"Incident {n:02d} on svc-{rng.choice([4, 4, 5])}",
+            severity=rng.choice(["minor", "major", "critical"]),
+        )
+        moment = BASE - dt.timedelta(minutes=n // 2)  # ties on updated_at
+        status = "resolved" if n % 5 == 0 else incident.status
+        Incident.objects.filter(pk=incident.pk).update(
+            updated_at=moment, created_at=moment, status=status
+        )
+    expected = all_by_page_numbers(anon, query)
+    assert 3 < len(expected) < 24
+
+    forwards = walk(anon, f"/api/incidents/?page_size=3&cursor=&{query}")
+    url = anon.get(f"/api/incidents/?page_size=3&cursor=&{query}").json()["next"]
+    while (data := anon.get(url).json())["next"]:
+        url = data["next"]
+    backwards = walk(anon, url, direction="previous")
+
+    assert [pk for page in forwards for pk in page] == expected
+    assert backwards == forwards[::-1]
+
+
+def page_statement(client: APIClient, url: str) -> str:
+    """The SQL of the incident page (the statement that selects incident rows) a request read."""
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    [sql] = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith('SELECT "incidents_incident"."id"')
+    ]
+    return sql
+
+
+def test_only_a_search_reads_the_pages_keys_first(anon: APIClient, systems: list[str]) -> None:
+    seed(4)
+
+    searched = page_statement(anon, "/api/incidents/?cursor=&search=incident")
+    listed = page_statement(anon, "/api/incidents/?cursor=")
+
+    assert '"incidents_incident"."id" IN (SELECT' in searched
+    assert "IN (SELECT" not in listed
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_search_page_is_found_by_an_index_only_walk_of_the_active_incidents(
+    anon: APIClient, systems: list[str]
+) -> None:
+    seed(12)
+    sql = page_statement(anon, "/api/incidents/?cursor=&search=incident%2005")
+    with connection.cursor() as cursor:
+        # As autovacuum leaves a table: its visibility map set, so index-only walks pay off.
+        cursor.execute("VACUUM (ANALYZE) incidents_incident")
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        # As with many matches: a walk in list order, not the trigram index's bitmap.
+        for method in ("seqscan", "bitmapscan", "sort"):
+            cursor.execute(f"SET LOCAL enable_{method} = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        explained = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Index Only Scan using incidents_active_idx" in explained, explained
