@@ -8,11 +8,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents import services
 from incidents.models import Incident, IncidentSystem
+from tests.plans import fresh_tables
 
 
 def sort_keys(incident_id: str) -> set[Any]:
@@ -125,10 +126,11 @@ def test_the_system_filter_keeps_the_updated_at_order(systems: list[str]) -> Non
 
 
 def plan(sql: str, params: Any, *turned_off: str) -> str:
-    """The plan with seqscan and ``turned_off`` made prohibitively expensive (small tables),
-    on fresh statistics (without them the planner's guesses tie between indexes)."""
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE incidents_incident, incidents_incidentsystem")
+    """The plan with seqscan and ``turned_off`` made prohibitively expensive (small tables), on
+    the statistics and index sizes of the test's rows alone (``tests.plans.fresh_tables``;
+    the tests using it run in transactions of their own)."""
+    fresh_tables("incidents_incident", "incidents_incidentsystem")
+    with transaction.atomic(), connection.cursor() as cursor:
         for method in ("seqscan", *turned_off):
             cursor.execute(f"SET LOCAL enable_{method} = off")
         cursor.execute(f"EXPLAIN {sql}", params)
@@ -136,6 +138,7 @@ def plan(sql: str, params: Any, *turned_off: str) -> str:
 
 
 @pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_a_system_page_is_read_in_order_from_the_system_index(systems: list[str]) -> None:
     for n in range(20):
         services.create_incident(title=f"I{n}", system_ids=["db"] if n % 2 else ["api"])
@@ -151,6 +154,7 @@ def test_a_system_page_is_read_in_order_from_the_system_index(systems: list[str]
 
 
 @pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_a_search_can_use_the_trigram_index(systems: list[str]) -> None:
     for n in range(20):
         services.create_incident(title=f"Incident {n} elevated errors", system_ids=["db"])
@@ -163,6 +167,7 @@ def test_a_search_can_use_the_trigram_index(systems: list[str]) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("filters", "index"),
     [
