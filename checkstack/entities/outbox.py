@@ -7,14 +7,14 @@ entity's ``last_seq`` (the lock only read it, see ``locks``), so logging a chang
 round trip whatever it carries.
 
 The django-q2 tasks that work on those rows (one per delivery and per trigger event):
-- with the ORM broker on the write's own PostgreSQL database, the same statement inserts them
-  too, with the pusher's ``NOTIFY`` (see ``broker``): they become visible, and the pusher is
-  woken, at the write's COMMIT, and roll back with it, at no round trip of their own. A
-  delivery's task names it by change and group (``deliver_change``), its id being unknown
-  until the statement ran;
-- otherwise they are enqueued after COMMIT (one INSERT for all of them with the ORM broker,
-  one RPUSH with Redis). A broker failure then is logged, never raised into the write: the
-  rows stay pending and the sweepers re-enqueue them.
+- with the ORM broker on the write's own database, the write inserts them too: on PostgreSQL
+  in the same statement, with the pusher's ``NOTIFY`` (see ``broker``), at no round trip of
+  their own; on SQLite with one more statement. They become visible (and the pusher is woken)
+  at the write's COMMIT, and roll back with it. A delivery's task names it by change and group
+  (``deliver_change``), its id being unknown until the rows are inserted;
+- otherwise (Redis, django-q2's sync mode) they are enqueued after COMMIT, with one RPUSH. A
+  broker failure then is logged, never raised into the write: the rows stay pending and the
+  sweepers re-enqueue them.
 Then, after COMMIT, the in-process subscribers and the ``entity_changed`` signal run in the
 committing process; their errors are logged, never raised into the write.
 """
@@ -109,12 +109,13 @@ def write_outbox(changes: list[tuple[EntityChange, list[DerivedEvent]]]) -> None
         return
     batch = [_rows(change, events) for change, events in changes]
     db = connections[DEFAULT_DB_ALIAS]
+    tasks = _tasks_in_transaction(batch)
     if db.vendor == "postgresql":
-        tasks = _tasks_in_transaction(batch)
         delivery_ids = _insert_postgresql(db, batch, tasks)
     else:
-        tasks = None
         delivery_ids = [_insert_portable(db, *rows) for rows in batch]
+        if tasks is not None:
+            _store_orm_tasks(DEFAULT_DB_ALIAS, tasks.key, tasks.packages)
     for rows, ids in zip(batch, delivery_ids, strict=True):
         change, event_ids = rows.change, rows.event_ids
         if tasks is not None:
@@ -123,7 +124,7 @@ def write_outbox(changes: list[tuple[EntityChange, list[DerivedEvent]]]) -> None
 
 
 class _OrmTasks(NamedTuple):
-    """The ``OrmQ`` rows a write inserts in its own statement."""
+    """The ``OrmQ`` rows a write inserts with its own rows."""
 
     key: str  # the queue (django-q2's cluster name)
     packages: list[str]
@@ -150,8 +151,8 @@ def _tasks_in_transaction(batch: list[_Rows]) -> _OrmTasks | None:
 
 
 def in_transaction_enqueue() -> bool:
-    """Whether writes on PostgreSQL insert their tasks in their own transaction: django-q2 (not
-    in sync mode) stores tasks in ``OrmQ`` on the database the entity rows are written to."""
+    """Whether writes insert their tasks in their own transaction: django-q2 (not in sync
+    mode) stores tasks in ``OrmQ`` on the database the entity rows are written to."""
     return not Conf.SYNC and Conf.ORM == DEFAULT_DB_ALIAS and broker.is_orm_broker()
 
 

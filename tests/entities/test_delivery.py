@@ -92,8 +92,8 @@ class Flaky:
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[Job]:
     """The tasks handed to ``enqueue_tasks`` as ``(func, arg)``; nothing reaches a broker.
 
-    Writes enqueue after COMMIT here, also on PostgreSQL with the ORM broker, where they would
-    otherwise insert their tasks themselves (tests/entities/test_tasks_in_transaction_pg.py)."""
+    Writes enqueue after COMMIT here, also with the ORM broker, where they would otherwise
+    insert their tasks themselves (tests/entities/test_tasks_in_transaction.py)."""
     monkeypatch.setattr("checkstack.entities.outbox.in_transaction_enqueue", lambda: False)
     jobs: list[Job] = []
     monkeypatch.setattr("checkstack.entities.outbox.enqueue_tasks", jobs.extend)
@@ -729,8 +729,8 @@ def test_broker_failure_is_logged_and_leaves_the_rows_pending(
         raise ConnectionError("broker down")
 
     monkeypatch.setattr("checkstack.entities.outbox._store_orm_tasks", broken_store)
-    # The after-COMMIT enqueue (a broker of its own); on PostgreSQL with the ORM broker the
-    # tasks would be part of the write's transaction, and could not fail apart from it.
+    # The after-COMMIT enqueue (a broker of its own); with the ORM broker the tasks would be
+    # part of the write's transaction, and could not fail apart from it.
     monkeypatch.setattr("checkstack.entities.outbox.in_transaction_enqueue", lambda: False)
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
         state = create_widget(widgets, "w1", status="open")

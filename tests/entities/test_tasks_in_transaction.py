@@ -1,8 +1,9 @@
-"""On PostgreSQL with the ORM broker a write inserts its own django-q2 tasks (one per delivery,
-one per trigger event) in the statement that logs the change (``checkstack.entities.outbox``):
-they, and the pusher's ``NOTIFY``, become visible at the write's COMMIT and vanish with its
-rollback; a worker running them delivers and dispatches as the after-COMMIT tasks do. With
-another broker, or in sync mode, the tasks are enqueued after COMMIT as before."""
+"""With the ORM broker a write inserts its own django-q2 tasks (one per delivery, one per
+trigger event) in its transaction (``checkstack.entities.outbox``; on PostgreSQL in the statement
+that logs the change): they, and on PostgreSQL the pusher's ``NOTIFY``, become visible at the
+write's COMMIT and vanish with its rollback; a worker running them delivers and dispatches as
+the after-COMMIT tasks do. With another broker, or in sync mode, the tasks are enqueued after
+COMMIT."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from checkstack.entities.outbox import DELIVER_CHANGE_TASK, DISPATCH_TASK
 from tests.testapp.entity import WidgetState, create_widget
 from tests.testapp.models import Widget
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Rollback(Exception):
@@ -42,8 +43,6 @@ class Recorder:
 @pytest.fixture(autouse=True)
 def orm_broker(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     """The default project's broker (django-q2's Conf is frozen at import: patch it)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("tasks are part of the write's statement on PostgreSQL only")
     settings.CHECKSTACK_ENQUEUE = True
     monkeypatch.setattr(Conf, "ORM", "default")
     monkeypatch.setattr(Conf, "REDIS", {})
@@ -80,6 +79,7 @@ def visible_tasks(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
     return int(count)
 
 
+@pytest.mark.postgres
 def test_the_tasks_of_a_write_commit_with_it_and_wake_the_pusher_at_commit(
     widgets: EntityHandle[WidgetState],
     other_connection: psycopg.Connection[tuple[Any, ...]],
@@ -110,6 +110,7 @@ def test_the_tasks_of_a_write_commit_with_it_and_wake_the_pusher_at_commit(
     assert after_commit_jobs == []  # not enqueued a second time
 
 
+@pytest.mark.postgres
 def test_a_rolled_back_write_leaves_no_task_and_sends_no_wake_up(
     widgets: EntityHandle[WidgetState],
     other_connection: psycopg.Connection[tuple[Any, ...]],
@@ -125,6 +126,22 @@ def test_a_rolled_back_write_leaves_no_task_and_sends_no_wake_up(
     assert list(other_connection.notifies(timeout=0.5)) == []
     assert not OrmQ.objects.exists()
     assert not Delivery.objects.exists()
+    assert after_commit_jobs == []
+
+
+def test_a_writes_tasks_are_inserted_in_its_transaction_and_roll_back_with_it(
+    widgets: EntityHandle[WidgetState], after_commit_jobs: list[tuple[str, Any]]
+) -> None:
+    on_entity_changed("widget", Recorder(), WorkQueue("g"))
+
+    with pytest.raises(Rollback), transaction.atomic():
+        create_widget(widgets, "w1", status="open")
+        assert OrmQ.objects.count() == 2  # a delivery and a trigger event: before COMMIT
+        raise Rollback
+    assert not OrmQ.objects.exists()
+    create_widget(widgets, "w2", status="open")
+
+    assert [func for func, _ in queued_tasks()] == [DELIVER_CHANGE_TASK, DISPATCH_TASK]
     assert after_commit_jobs == []
 
 
