@@ -69,6 +69,10 @@ def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behi
             assert 0 < size[name]["p50_ms"] <= size[name]["p99_ms"]
             assert size[name]["queries"] > 0
             assert 0 < size[name]["sql_share"] < 1
+        assert size["detail"]["rows"] == 1
+        # The unfiltered page: every incident of the run (all open), up to a page of 50.
+        assert min(size["incidents"], 50) <= size["cursor"]["rows"] <= 50
+        assert size["cursor_search_rare"]["rows"] <= 1
     small, large = results["sizes"]
     for name in READS:  # the query count does not grow with the rows
         assert small[name]["queries"] == large[name]["queries"]

@@ -206,6 +206,9 @@ def measure_reads(
 ) -> dict[str, Any]:
     requests = read_requests(client, data)
     queries = {name: queries_of(call) for name, call in requests.items()}
+    # What a page shows: at the smallest size a filter may match fewer incidents than a page
+    # holds, and a shorter page is cheaper to build whatever the table's size.
+    rows = {name: rows_shown(call()) for name, call in requests.items()}
     samples: dict[str, list[int]] = {name: [] for name in requests}
     sql_ns: dict[str, int] = dict.fromkeys(requests, 0)
     names = list(requests)
@@ -228,9 +231,16 @@ def measure_reads(
         results[name] = {
             **latency_summary(samples[name]),
             "queries": queries[name],
+            "rows": rows[name],
             "sql_share": round(sql_ns[name] / total, 3) if total else 0.0,
         }
     return results
+
+
+def rows_shown(response: Any) -> int:
+    """Incidents in a list page's answer (1 for the detail)."""
+    data = response.json()
+    return len(data["results"]) if "results" in data else 1
 
 
 def uses_copy(params: ScaleParams) -> bool:
@@ -659,6 +669,7 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
             report.Column("p50 ms", ".2f"),
             report.Column("p99 ms", ".2f"),
             report.Column("queries"),
+            report.Column("rows"),
             report.Column("sql", ".1%"),
         ]
     )
@@ -671,6 +682,7 @@ def report_of(results: dict[str, Any]) -> list[report.Block]:
                 row["p50_ms"],
                 row["p99_ms"],
                 row["queries"],
+                row["rows"],
                 row["sql_share"],
             )
     writes = report.Table(
