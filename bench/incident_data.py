@@ -117,8 +117,13 @@ class SeedIncident:
 
 def search_terms(size: int) -> dict[str, str]:
     """Title fragments for ``search``: one matching one incident (its number), one matching
-    about 1 % (a component, ``svc-00`` ... ``svc-99``, drawn uniformly)."""
-    return {"rare": f"{min(size - 1, RARE_NUMBER):07d}", "one_percent": "svc-42"}
+    about 1 % (a component, ``svc-00`` ... ``svc-99``, drawn uniformly) and one about 10 %
+    (``svc-40`` ... ``svc-49``: a full page of matches already at 1,000 incidents)."""
+    return {
+        "rare": f"{min(size - 1, RARE_NUMBER):07d}",
+        "one_percent": "svc-42",
+        "ten_percent": "svc-4",
+    }
 
 
 def seed_rows(

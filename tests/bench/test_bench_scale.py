@@ -24,6 +24,7 @@ READS = (
     "cursor_severity",
     "cursor_search_rare",
     "cursor_search_1pct",
+    "cursor_search_10pct",
     "page_count",
     "detail",
 )
@@ -79,7 +80,11 @@ def test_bench_scale_measures_sizes_and_worker_processes_and_leaves_nothing_behi
         assert results["ratios"][name]["from"] == 20 and results["ratios"][name]["to"] == 50
         ratio = large[name]["p50_ms"] / small[name]["p50_ms"]
         assert results["ratios"][name]["ratio"] == round(ratio, 2)
-    assert large["search_terms"] == {"rare": "0000049", "one_percent": "svc-42"}
+    assert large["search_terms"] == {
+        "rare": "0000049",
+        "one_percent": "svc-42",
+        "ten_percent": "svc-4",
+    }
     assert large["search_matches"]["rare"] == 1
 
     assert [phase["workers"] for phase in results["mutations"]] == [1, 2]

@@ -101,6 +101,7 @@ READS = {
     "cursor_severity": f"cursor, severity={SEVERITY_FILTER}",
     "cursor_search_rare": "cursor, search=<1 incident>",
     "cursor_search_1pct": "cursor, search=<~1 %>",
+    "cursor_search_10pct": "cursor, search=<~10 %>",
     "page_count": "page numbers (COUNT(*))",
     "detail": "detail",
 }
@@ -172,6 +173,7 @@ def list_paths(data: BenchData) -> dict[str, str]:
         "cursor_severity": f"{cursor}&severity={SEVERITY_FILTER}",
         "cursor_search_rare": f"{cursor}&search={terms['rare']}",
         "cursor_search_1pct": f"{cursor}&search={terms['one_percent']}",
+        "cursor_search_10pct": f"{cursor}&search={terms['ten_percent']}",
         "page_count": LIST_PATH,
     }
 
