@@ -109,6 +109,26 @@ def test_task_name_is_the_functions_last_dotted_part_and_the_argument() -> None:
     assert task["args"] == (event_id,)
 
 
+@pytest.mark.django_db
+def test_a_name_longer_than_django_q2_stores_is_cut_and_its_result_can_be_saved() -> None:
+    from django.utils import timezone
+    from django_q.models import Task
+
+    from checkstack.entities.outbox import DELIVER_CHANGE_TASK
+
+    arg = f"6f1c0d5e-3f0e-4a9b-9d43-0c2b4f1e8a77:{'g' * 100}"  # a group of the longest name
+    task = SignedPackage.loads(pack_task(DELIVER_CHANGE_TASK, arg))
+
+    assert task["name"] == f"deliver_change:{arg}"[:100]
+    assert task["args"] == (arg,)  # the argument itself is whole
+    now = timezone.now()  # the result row the cluster's monitor saves (PostgreSQL: varchar(100))
+    Task.objects.create(
+        id=task["id"], name=task["name"], func=task["func"], started=now, stopped=now,
+        success=True,
+    )  # fmt: skip
+    assert Task.objects.get(id=task["id"]).name == task["name"]
+
+
 def test_every_package_gets_its_own_id() -> None:
     ids = {SignedPackage.loads(pack_task(DELIVER_TASK, 1))["id"] for _ in range(3)}
 
