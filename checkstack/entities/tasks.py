@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from django.core.cache import cache
 
@@ -18,18 +19,19 @@ WORKER_HEARTBEAT_KEY = "checkstack:worker-heartbeat"
 
 
 def deliver(delivery_id: int) -> str:
-    with context.worker_task():
-        outcome = delivery.deliver(int(delivery_id))
-        delivery.drain(seconds=app_settings.DRAIN_SECONDS)
-    return str(outcome)
+    return _deliver_then_drain(lambda: delivery.deliver(int(delivery_id)))
 
 
 def deliver_change(change_and_group: str) -> str:
     """``deliver`` of the delivery of one change to one group, named ``"<change id>:<group>"``:
     the task a write's own transaction enqueues (``outbox``), before the row has an id."""
     change_id, group = change_and_group.split(":", 1)
+    return _deliver_then_drain(lambda: delivery.deliver_change(change_id, group))
+
+
+def _deliver_then_drain(deliver_one: Callable[[], delivery.Outcome]) -> str:
     with context.worker_task():
-        outcome = delivery.deliver_change(change_id, group)
+        outcome = deliver_one()
         delivery.drain(seconds=app_settings.DRAIN_SECONDS)
     return str(outcome)
 
